@@ -1,0 +1,213 @@
+"""The ``kelviq-import`` command: options in, a config to the library, errors out as exit codes.
+
+Heavy imports (pandas, httpx) happen inside the commands so ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from .errors import ImporterError, UsageError
+
+if TYPE_CHECKING:
+    from .report import Summary
+
+EXIT_INTERRUPTED = 130
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="kelviq-import")
+def main() -> None:
+    """Bulk-import customers from CSV or Excel into kelviq, with a result for every row.
+
+    \b
+    Example (against the bundled local sandbox):
+      kelviq-import sandbox &
+      KELVIQ_API_KEY=sandbox-demo-key kelviq-import run sample_data/customers.csv \\
+          --base-url http://127.0.0.1:8765/api/v1
+    """
+
+
+def _read_key(api_key_file: Path | None) -> str:
+    if api_key_file is None:
+        return os.environ.get("KELVIQ_API_KEY", "").strip()
+    try:
+        mode = api_key_file.stat().st_mode
+        key = api_key_file.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise UsageError(f"--api-key-file {api_key_file}: cannot be read ({exc.strerror})") from None
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        click.echo(
+            f"warning: {api_key_file} is readable by other users; chmod 600 it",
+            err=True,
+        )
+    if not key:
+        raise UsageError(f"--api-key-file {api_key_file}: the file is empty")
+    return key
+
+
+@main.command()
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--mapping", type=click.Path(path_type=Path), help="TOML mapping file (see sample_data/mapping.example.toml).")
+@click.option("--base-url", envvar="KELVIQ_BASE_URL", help="API base URL [env KELVIQ_BASE_URL; default production].")
+@click.option("--sandbox", "use_sandbox", is_flag=True, help="Use kelviq's hosted sandbox API.")
+@click.option("--api-key-file", type=click.Path(path_type=Path), help="Read the API key from this file instead of $KELVIQ_API_KEY.")
+@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 512), help="Requests in flight at once.")
+@click.option("--rate", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Requests per second, all workers together (0: no limit).")
+@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds before a request is abandoned and retried.")
+@click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 50), help="Retries of one request on 429, 5xx, timeouts and connection errors.")
+@click.option("--report-dir", type=click.Path(path_type=Path), help="Where to write the report [default ./kelviq-import-reports/<UTC time>/].")
+@click.option("--sheet", help="Worksheet to read from an Excel workbook [default: the first].")
+@click.option("--encoding", help="Encoding of a CSV file [default: UTF-8, or as its BOM says].")
+@click.option("--delimiter", help="CSV delimiter [default: sniffed from the file].")
+@click.option("--dry-run", is_flag=True, help="Read, map and validate every row; send nothing.")
+def run(
+    input_path: Path,
+    mapping: Path | None,
+    base_url: str | None,
+    use_sandbox: bool,
+    api_key_file: Path | None,
+    concurrency: int,
+    rate: float,
+    timeout: float,
+    retries: int,
+    report_dir: Path | None,
+    sheet: str | None,
+    encoding: str | None,
+    delimiter: str | None,
+    dry_run: bool,
+) -> None:
+    """Import INPUT (.csv, .tsv, .csv.gz, .xlsx) into kelviq: one customer per valid row.
+
+    Exit codes: 0 every row succeeded; 1 some rows invalid or failed; 2 usage or input
+    error; 3 run aborted (key refused); 130 interrupted.
+
+    \b
+    Examples:
+      kelviq-import run customers.csv --dry-run
+      KELVIQ_API_KEY=... kelviq-import run customers.xlsx --sheet Export --sandbox
+      kelviq-import run legacy.csv --mapping mapping.toml --api-key-file ~/.kelviq-key
+    """
+    from .client import RetryPolicy
+    from .config import PRODUCTION_URL, SANDBOX_URL, ImportConfig
+
+    def build() -> ImportConfig:
+        if use_sandbox and base_url and os.environ.get("KELVIQ_BASE_URL") != base_url:
+            raise UsageError("--sandbox and --base-url contradict each other; pass one")
+        url = SANDBOX_URL if use_sandbox else (base_url or PRODUCTION_URL)
+        if delimiter is not None and len(delimiter.replace("\\t", "\t")) != 1:
+            raise UsageError("--delimiter must be one character (use '\\t' for tab)")
+        return ImportConfig(
+            input=input_path,
+            base_url=url,
+            api_key="" if dry_run else _read_key(api_key_file),
+            mapping=mapping,
+            sheet=sheet,
+            encoding=encoding,
+            delimiter=delimiter.replace("\\t", "\t") if delimiter else None,
+            concurrency=concurrency,
+            rate=rate or None,
+            timeout=timeout,
+            retry=RetryPolicy(attempts=retries + 1),
+            report_dir=report_dir,
+            dry_run=dry_run,
+        )
+
+    summary = _guarded(lambda: _run(build()))
+    sys.exit(summary.exit_code)
+
+
+def _run(config: object) -> Summary:
+    from .config import ImportConfig
+    from .pipeline import prepare, run_import
+
+    assert isinstance(config, ImportConfig)
+    prepared = prepare(config)
+    summary = run_import(config, prepared=prepared)
+    _print_summary(summary)
+    return summary
+
+
+def _print_summary(summary: Summary) -> None:
+    name = Path(summary.input).name
+    verb = "validated" if summary.dry_run else "imported"
+    counts = " · ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
+    err = lambda s: click.echo(s, err=True)  # noqa: E731
+    err(f"{name}: {summary.rows} rows {verb} in {summary.duration_s:.1f} s ({summary.rows_per_second:g} rows/s)")
+    err(f"  {counts}")
+    if summary.aborted:
+        err(f"  ABORTED: {summary.aborted}")
+    bad = summary.counts.get("invalid", 0) + summary.counts.get("failed", 0)
+    report = Path(summary.report_dir)
+    err(f"  report: {report}/ (results.csv, summary.json)")
+    if bad:
+        err(f"  {bad} rows to fix in {report / 'failed.csv'}; fix them and run it again")
+
+
+def _guarded(fn):  # type: ignore[no-untyped-def]
+    """Turn the library's errors into one line on stderr and an exit code; never a traceback."""
+    try:
+        return fn()
+    except ImporterError as exc:
+        click.echo(f"kelviq-import: error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        click.echo("kelviq-import: interrupted", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
+@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port).")
+@click.option("--api-key", "sandbox_key", envvar="KELVIQ_SANDBOX_KEY", default=None, help="Key the sandbox accepts [default sandbox-demo-key].")
+@click.option("--latency-ms", default=0.0, type=click.FloatRange(min=0), help="Delay added to every answer.")
+@click.option("--rate-limit", default=0.0, type=click.FloatRange(min=0), help="Requests per second before answering 429 (0: none).")
+@click.option("--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of writes answered 500/503.")
+@click.option("--seed", type=int, help="Seed for injected faults, for repeatable runs.")
+def sandbox(
+    host: str,
+    port: int,
+    sandbox_key: str | None,
+    latency_ms: float,
+    rate_limit: float,
+    fault_rate: float,
+    seed: int | None,
+) -> None:
+    """Start a local kelviq-compatible customers API on loopback, to rehearse an import.
+
+    It keeps customers in memory and prints its base URL and the API key it accepts.
+    GET /_sandbox/stats shows the requests it has received.
+
+    \b
+    Example:
+      kelviq-import sandbox --port 8765 --latency-ms 50 --fault-rate 0.05
+    """
+    from .sandbox import DEFAULT_KEY, SandboxOptions, serve
+
+    key = sandbox_key or DEFAULT_KEY
+    options = SandboxOptions(
+        api_key=key,
+        latency_ms=latency_ms,
+        rate_limit=rate_limit or None,
+        fault_rate=fault_rate,
+        seed=seed,
+    )
+
+    def announce(url: str) -> None:
+        click.echo(f"kelviq sandbox listening on {url}")
+        click.echo(f"  base URL: {url}")
+        click.echo(f"  API key:  {key}" if key == DEFAULT_KEY else "  API key:  (as given)")
+        click.echo("  Ctrl-C to stop", err=False)
+        sys.stdout.flush()
+
+    try:
+        _guarded(lambda: serve(options, host, port, announce))
+    except OSError as exc:
+        click.echo(f"kelviq-import: error: cannot listen on {host}:{port} ({exc.strerror})", err=True)
+        sys.exit(2)

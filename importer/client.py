@@ -1,0 +1,244 @@
+"""The kelviq customers API as the importer uses it: one AsyncClient, retries, a rate limit.
+
+Which failures are retried is explicit: 429, 500, 502, 503, 504, timeouts and connection
+errors. ``Retry-After`` (seconds or an HTTP date) is honoured; otherwise the wait is
+exponential with full jitter. Every attempt, retries included, passes the shared rate limiter.
+401 and 403 raise ``AuthenticationError``: one bad key must not turn into a million error rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from aiolimiter import AsyncLimiter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    stop_after_delay,
+    wait_random_exponential,
+)
+
+from . import __version__
+from .errors import AuthenticationError
+
+__all__ = ["KelviqClient", "Outcome", "RetryPolicy", "TransientError"]
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER = 300.0
+
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try one request before reporting its row as failed."""
+
+    attempts: int = 6
+    max_elapsed: float = 600.0  # seconds from the first attempt; bounds a row's total time
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What the API finally said about one customer."""
+
+    ok: bool
+    http_status: int | None
+    kelviq_id: str | None
+    attempts: int
+    error: str | None
+    body: dict[str, Any] | None = None
+
+
+class TransientError(Exception):
+    """A failure worth retrying: rate limited, server error, timeout or broken connection."""
+
+    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+
+
+def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date; None if absent/bad."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError):
+            return None
+        seconds = when.timestamp() - (time.time() if now is None else now)
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER)
+
+
+def error_message(response: httpx.Response) -> str:
+    """The API's own words for an error: ErrorResponse.message, detail, or field errors."""
+    try:
+        body = response.json()
+    except ValueError:
+        text = response.text.strip().replace("\n", " ")
+        return text[:300] or response.reason_phrase
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error"):
+            if isinstance(body.get(key), str):
+                return body[key]
+        parts = []
+        for key, value in body.items():
+            if isinstance(value, list):
+                value = " ".join(str(v) for v in value)
+            parts.append(f"{key}: {value}")
+        if parts:
+            return "; ".join(parts)[:300]
+    return str(body)[:300]
+
+
+class KelviqClient:
+    """Async client for /customers/. Use as ``async with KelviqClient(...) as api:``."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        *,
+        concurrency: int = 8,
+        rate: float | None = 10.0,
+        timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        sleep: Sleep | None = None,
+        on_retry: Callable[[str, float], None] | None = None,
+    ) -> None:
+        self._base_url = base_url.rstrip("/")
+        self._retry = retry or RetryPolicy()
+        self._sleep = sleep or asyncio.sleep
+        self._on_retry = on_retry
+        self._limiter = AsyncLimiter(1, 1.0 / rate) if rate else None
+        self._client = httpx.AsyncClient(
+            base_url=self._base_url,
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "User-Agent": f"kelviq-import/{__version__}",
+                "Accept": "application/json",
+            },
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            limits=httpx.Limits(
+                max_connections=concurrency, max_keepalive_connections=concurrency
+            ),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    async def __aenter__(self) -> KelviqClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self._client.aclose()
+
+    async def create(self, payload: dict[str, Any]) -> Outcome:
+        return await self._send("POST", "/customers/", payload)
+
+    async def update(self, customer_id: str, payload: dict[str, Any]) -> Outcome:
+        body = {k: v for k, v in payload.items() if k != "customerId"}
+        return await self._send("PATCH", f"/customers/{_quote(customer_id)}/", body)
+
+    async def list_page(
+        self, *, page: int = 1, page_size: int = 100, search: str | None = None
+    ) -> Outcome:
+        params: dict[str, str | int] = {"page": page, "page_size": page_size}
+        if search:
+            params["search"] = search
+        return await self._send("GET", "/customers/", None, params=params)
+
+    async def check_credentials(self) -> None:
+        """One cheap request before the bulk: a refused key stops the run before any row."""
+        await self.list_page(page=1, page_size=1)
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        params: dict[str, str | int] | None = None,
+    ) -> Outcome:
+        policy = self._retry
+        backoff = wait_random_exponential(multiplier=policy.backoff_initial, max=policy.backoff_max)
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, TransientError) and exc.retry_after is not None:
+                return exc.retry_after
+            return float(backoff(state))
+
+        def before_sleep(state: RetryCallState) -> None:
+            if self._on_retry and state.outcome is not None and state.next_action is not None:
+                self._on_retry(str(state.outcome.exception()), state.next_action.sleep)
+
+        retrying = AsyncRetrying(
+            retry=retry_if_exception_type(TransientError),
+            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_elapsed),
+            wait=wait,
+            sleep=self._sleep,
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+        attempts = 0
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    attempts += 1
+                    response = await self._attempt(method, path, body, params)
+        except TransientError as exc:
+            return Outcome(False, exc.status, None, attempts, f"gave up after {attempts} attempts: {exc}")
+        status = response.status_code
+        if status in (401, 403):
+            raise AuthenticationError(status, error_message(response))
+        if 200 <= status < 300:
+            try:
+                data = response.json()
+            except ValueError:
+                data = None
+            kelviq_id = data.get("id") if isinstance(data, dict) else None
+            return Outcome(True, status, kelviq_id, attempts, None, data if isinstance(data, dict) else None)
+        return Outcome(False, status, None, attempts, f"{status} {error_message(response)}")
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        params: dict[str, str | int] | None,
+    ) -> httpx.Response:
+        if self._limiter is not None:
+            await self._limiter.acquire()
+        try:
+            response = await self._client.request(method, path, json=body, params=params)
+        except httpx.TimeoutException as exc:
+            raise TransientError(f"timeout ({type(exc).__name__})") from None
+        except httpx.TransportError as exc:
+            raise TransientError(f"connection error ({type(exc).__name__}: {exc})") from None
+        if response.status_code in RETRY_STATUSES:
+            raise TransientError(
+                f"{response.status_code} {error_message(response)}",
+                status=response.status_code,
+                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        return response
+
+
+def _quote(customer_id: str) -> str:
+    from urllib.parse import quote
+
+    return quote(customer_id, safe="")

@@ -1,0 +1,138 @@
+"""The report directory: results.csv, failed.csv and summary.json, written as rows finish.
+
+results.csv has one line per input row, in the order rows finished. failed.csv repeats the
+original cells of every invalid or failed row, with an ``error`` column, so that it can be
+fixed and fed back as it is. Nothing here ever sees the API key.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ["RESULT_COLUMNS", "STATUSES", "Reporter", "RowResult", "Summary", "file_sha256"]
+
+STATUSES = ("created", "updated", "unchanged", "valid", "invalid", "failed")
+RESULT_COLUMNS = ("row", "customerId", "status", "http_status", "kelviq_id", "attempts", "error")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True, slots=True)
+class RowResult:
+    row: int
+    customer_id: str
+    status: str
+    http_status: int | None = None
+    kelviq_id: str | None = None
+    attempts: int = 0
+    error: str | None = None
+    cells: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Summary:
+    """The outcome of a run, as summary.json holds it."""
+
+    input: str
+    input_sha256: str
+    base_url: str | None
+    dry_run: bool
+    counts: dict[str, int]
+    rows: int
+    started_at: str
+    finished_at: str
+    duration_s: float
+    rows_per_second: float
+    report_dir: str
+    aborted: str | None = None
+    mapping: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def exit_code(self) -> int:
+        if self.aborted:
+            return 3
+        bad = self.counts.get("invalid", 0) + self.counts.get("failed", 0)
+        return 1 if bad else 0
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data.update(data.pop("extra"))
+        return data
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def safe_cell(text: str) -> str:
+    """Server- or tool-made text for a spreadsheet: never let it start a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def default_report_dir(base: Path | None = None) -> Path:
+    stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+    root = (base or Path.cwd()) / "kelviq-import-reports"
+    candidate = root / stamp
+    n = 1
+    while candidate.exists():
+        n += 1
+        candidate = root / f"{stamp}-{n}"
+    return candidate
+
+
+class Reporter:
+    """Writes one result per row as it arrives; ``close`` writes summary.json."""
+
+    def __init__(self, directory: Path, columns: tuple[str, ...]) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self.counts: Counter[str] = Counter()
+        self._results_fh: IO[str] = (directory / "results.csv").open("w", newline="", encoding="utf-8")
+        self._failed_fh: IO[str] = (directory / "failed.csv").open("w", newline="", encoding="utf-8")
+        self._results = csv.writer(self._results_fh)
+        self._failed = csv.writer(self._failed_fh)
+        self._width = len(columns)
+        error_col = "error"
+        while error_col in columns:
+            error_col = "_" + error_col
+        self._results.writerow(RESULT_COLUMNS)
+        self._failed.writerow((*columns, error_col))
+
+    def write(self, result: RowResult) -> None:
+        self.counts[result.status] += 1
+        error = safe_cell(result.error) if result.error else ""
+        self._results.writerow(
+            (
+                result.row,
+                result.customer_id,
+                result.status,
+                result.http_status if result.http_status is not None else "",
+                result.kelviq_id or "",
+                result.attempts,
+                error,
+            )
+        )
+        if result.status in ("invalid", "failed"):
+            cells = result.cells + ("",) * (self._width - len(result.cells))
+            self._failed.writerow((*cells[: self._width], f"row {result.row}: {error}"))
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def close(self, summary: Summary) -> None:
+        self._results_fh.close()
+        self._failed_fh.close()
+        path = self.directory / "summary.json"
+        path.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")

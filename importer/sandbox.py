@@ -1,0 +1,351 @@
+"""A local, kelviq-compatible customers API for rehearsals, demos and end-to-end tests.
+
+It serves the three customer endpoints of the vendor's spec under ``/api/v1`` on loopback,
+keeps customers in memory, and can be made difficult on purpose: latency, a server-side rate
+limit answering 429 with Retry-After, and a share of 500/503 answers. ``/_sandbox/stats``
+(no auth) shows what it received, so tests can count requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import math
+import random
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, unquote
+
+__all__ = ["SandboxOptions", "SandboxApp", "SandboxServer", "DEFAULT_KEY", "serve"]
+
+DEFAULT_KEY = "sandbox-demo-key"
+PREFIX = "/api/v1"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+_ADDRESS_FIELDS = {"country", "line1", "line2", "postalCode", "city", "state"}
+_NULLABLE_ADDRESS = {"line2"}
+_CREATE_FIELDS = {"customerId", "email", "name", "metadata", "billingAddress"}
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class SandboxOptions:
+    api_key: str = DEFAULT_KEY
+    latency_ms: float = 0.0
+    rate_limit: float | None = None  # requests per second before answering 429
+    fault_rate: float = 0.0  # share of write requests answered 500 or 503
+    seed: int | None = None
+
+
+class _Invalid(Exception):
+    pass
+
+
+@dataclass
+class SandboxApp:
+    """The ASGI application. Its state is plain attributes, readable by in-process tests."""
+
+    options: SandboxOptions = field(default_factory=SandboxOptions)
+    customers: dict[str, dict[str, Any]] = field(default_factory=dict)
+    requests: Counter[str] = field(default_factory=Counter)
+    creates_by_id: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._random = random.Random(self.options.seed)
+        self._tokens = self.options.rate_limit or 0.0
+        self._last = time.monotonic()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        status, payload, headers = await self._handle(scope, body)
+        raw = json.dumps(payload).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(raw)).encode()),
+                    *headers,
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": raw})
+
+    async def _handle(self, scope: Scope, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        method: str = scope["method"]
+        path: str = scope["path"]
+        if path.startswith("/_sandbox/"):
+            return self._control(method, path)
+        self.requests[method] += 1
+        self.requests["total"] += 1
+        if self.options.latency_ms:
+            await asyncio.sleep(self.options.latency_ms / 1000)
+        if not self._authorised(scope):
+            self.requests["401"] += 1
+            return 401, {"detail": "Invalid or missing API key."}, []
+        wait = self._rate_limited()
+        if wait is not None:
+            self.requests["429"] += 1
+            retry_after = str(max(1, math.ceil(wait))).encode()
+            return 429, {"detail": "Request was throttled."}, [(b"retry-after", retry_after)]
+        if method != "GET" and self.options.fault_rate and self._random.random() < self.options.fault_rate:
+            status = self._random.choice((500, 503))
+            self.requests[str(status)] += 1
+            return status, {"status": "Server error", "message": "injected fault"}, []
+        if not path.startswith(PREFIX + "/customers/"):
+            return 404, {"detail": "Not found."}, []
+        rest = path[len(PREFIX + "/customers/") :]
+        try:
+            if rest == "":
+                if method == "GET":
+                    return self._list(scope)
+                if method == "POST":
+                    return self._create(body)
+                return 405, {"detail": f'Method "{method}" not allowed.'}, []
+            if rest.endswith("/") and "/" not in rest[:-1]:
+                if method == "PATCH":
+                    return self._update(unquote(rest[:-1]), body)
+                return 405, {"detail": f'Method "{method}" not allowed.'}, []
+        except _Invalid as exc:
+            self.requests["400"] += 1
+            return 400, {"status": "Bad request", "message": str(exc)}, []
+        return 404, {"detail": "Not found."}, []
+
+    def _control(self, method: str, path: str) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        if path == "/_sandbox/stats":
+            return 200, {"customers": len(self.customers), "requests": dict(self.requests)}, []
+        if path == "/_sandbox/reset" and method == "POST":
+            self.customers.clear()
+            self.requests.clear()
+            self.creates_by_id.clear()
+            return 200, {"ok": True}, []
+        return 404, {"detail": "Not found."}, []
+
+    def _authorised(self, scope: Scope) -> bool:
+        for name, value in scope["headers"]:
+            if name == b"authorization":
+                return bool(value == b"Bearer " + self.options.api_key.encode())
+        return False
+
+    def _rate_limited(self) -> float | None:
+        """Token bucket holding one second of requests; returns seconds to wait, or None."""
+        rate = self.options.rate_limit
+        if not rate:
+            return None
+        now = time.monotonic()
+        self._tokens = min(rate, self._tokens + (now - self._last) * rate)
+        self._last = now
+        if self._tokens >= 1:
+            self._tokens -= 1
+            return None
+        return (1 - self._tokens) / rate
+
+    # --- the three endpoints ---------------------------------------------------------------
+
+    def _list(self, scope: Scope) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        query = parse_qs(scope.get("query_string", b"").decode())
+        try:
+            page = int(query.get("page", ["1"])[0])
+            page_size = int(query.get("page_size", ["10"])[0])
+        except ValueError:
+            raise _Invalid("page and page_size must be integers") from None
+        if not 1 <= page_size <= 100:
+            raise _Invalid("page_size must be between 1 and 100")
+        search = query.get("search", [""])[0].lower()
+        items = list(reversed(self.customers.values()))
+        if search:
+            items = [
+                c for c in items
+                if any(search in (c.get(k) or "").lower() for k in ("name", "email", "customerId"))
+            ]
+        start = (page - 1) * page_size
+        if page < 1 or (start >= len(items) and page != 1):
+            return 404, {"detail": "Invalid page."}, []
+        chunk = items[start : start + page_size]
+        base = f"{PREFIX}/customers/?page_size={page_size}"
+        return 200, {
+            "count": len(items),
+            "next": f"{base}&page={page + 1}" if start + page_size < len(items) else None,
+            "previous": f"{base}&page={page - 1}" if page > 1 else None,
+            "results": chunk,
+        }, []
+
+    def _create(self, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        data = _json_object(body)
+        unknown = set(data) - _CREATE_FIELDS
+        if unknown:
+            raise _Invalid(f"unknown field(s): {', '.join(sorted(unknown))}")
+        cid = data.get("customerId")
+        if not isinstance(cid, str) or not cid.strip():
+            raise _Invalid("customerId: this field is required and must be a non-empty string")
+        _validate_fields(data)
+        if cid in self.customers:
+            self.requests["409"] += 1
+            return 409, {"status": "Conflict", "message": f"Customer with customerId '{cid}' already exists."}, []
+        now = _now()
+        record = {
+            "id": str(uuid.uuid4()),
+            "customerId": cid,
+            "name": data.get("name"),
+            "email": data.get("email"),
+            "details": {},
+            "metadata": data.get("metadata") or {},
+            "billingAddress": data.get("billingAddress"),
+            "createdOn": now,
+            "modifiedOn": now,
+        }
+        self.customers[cid] = record
+        self.creates_by_id[cid] += 1
+        self.requests["201"] += 1
+        return 201, record, []
+
+    def _update(self, cid: str, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        record = self.customers.get(cid)
+        if record is None:
+            self.requests["404"] += 1
+            return 404, {"detail": "Customer does not exist."}, []
+        data = _json_object(body)
+        unknown = set(data) - (_CREATE_FIELDS - {"customerId"})
+        if unknown:
+            raise _Invalid(f"unknown field(s): {', '.join(sorted(unknown))}")
+        _validate_fields(data)
+        record.update(data)
+        record["modifiedOn"] = _now()
+        self.requests["200"] += 1
+        return 200, record, []
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body or b"null")
+    except ValueError:
+        raise _Invalid("request body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise _Invalid("request body must be a JSON object")
+    return data
+
+
+def _validate_fields(data: dict[str, Any]) -> None:
+    for key in ("name", "email"):
+        if key in data and data[key] is not None and not isinstance(data[key], str):
+            raise _Invalid(f"{key}: must be a string or null")
+    email = data.get("email")
+    if isinstance(email, str) and not _EMAIL.match(email):
+        raise _Invalid(f"email: {email!r} is not a valid email address")
+    meta = data.get("metadata")
+    if meta is not None:
+        if not isinstance(meta, dict):
+            raise _Invalid("metadata: must be an object of string values")
+        for k, v in meta.items():
+            if not isinstance(v, str):
+                raise _Invalid(f"metadata.{k}: values must be strings")
+    address = data.get("billingAddress")
+    if address is not None:
+        if not isinstance(address, dict):
+            raise _Invalid("billingAddress: must be an object")
+        for k, v in address.items():
+            if k not in _ADDRESS_FIELDS:
+                raise _Invalid(f"billingAddress.{k}: unknown field")
+            if v is None and k in _NULLABLE_ADDRESS:
+                continue
+            if not isinstance(v, str):
+                raise _Invalid(f"billingAddress.{k}: must be a string")
+        country = address.get("country")
+        if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
+            raise _Invalid(f"billingAddress.country: {country!r} is not an ISO 3166-1 alpha-2 code")
+
+
+class SandboxServer:
+    """Runs a SandboxApp under uvicorn in a background thread; a context manager for tests."""
+
+    def __init__(self, options: SandboxOptions | None = None, host: str = "127.0.0.1", port: int = 0):
+        self.app = SandboxApp(options or SandboxOptions())
+        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._sock.bind((host, port))
+        self.host = host
+        self.port = self._sock.getsockname()[1]
+        self._thread: threading.Thread | None = None
+        self._server: Any = None
+
+    @property
+    def base_url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{PREFIX}"
+
+    def __enter__(self) -> SandboxServer:
+        import uvicorn
+
+        config = uvicorn.Config(
+            self.app, log_level="warning", lifespan="off", access_log=False, http="httptools"
+        )
+        self._server = uvicorn.Server(config)
+        started = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            asyncio.set_event_loop(loop)
+
+            async def main() -> None:
+                serve = asyncio.ensure_future(self._server.serve(sockets=[self._sock]))
+                while not self._server.started and not serve.done():
+                    await asyncio.sleep(0.005)
+                started.set()
+                await serve
+
+            loop.run_until_complete(main())
+            loop.close()
+
+        self._server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
+        self._thread = threading.Thread(target=run, name="kelviq-sandbox", daemon=True)
+        self._thread.start()
+        if not started.wait(10):
+            raise RuntimeError("sandbox server did not start within 10 s")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._server is not None:
+            self._server.should_exit = True
+        if self._thread is not None:
+            self._thread.join(10)
+        self._sock.close()
+
+
+def serve(options: SandboxOptions, host: str, port: int, announce: Callable[[str], None]) -> None:
+    """Run the sandbox in the foreground until interrupted (the ``sandbox`` command)."""
+    import uvicorn
+
+    server = SandboxServer(options, host, port)
+    announce(server.base_url)
+    config = uvicorn.Config(server.app, log_level="warning", lifespan="off", access_log=False, http="httptools")
+    uvicorn.Server(config).run(sockets=[server._sock])
