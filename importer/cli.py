@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .report import Summary
 
 EXIT_INTERRUPTED = 130
+EXIT_INTERNAL = 70
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -160,6 +161,15 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
     except KeyboardInterrupt:
         click.echo("kelviq-import: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        if os.environ.get("KELVIQ_IMPORT_DEBUG"):
+            raise
+        click.echo(
+            f"kelviq-import: internal error: {type(exc).__name__}: {exc} "
+            "(set KELVIQ_IMPORT_DEBUG=1 for the traceback, and please report it)",
+            err=True,
+        )
+        sys.exit(EXIT_INTERNAL)
 
 
 @main.command()

@@ -49,7 +49,7 @@ class Prepared:
                 more = f" and {len(rows) - 6} more" if len(rows) > 6 else ""
                 problem = (
                     f"customerId {item.customer_id!r} appears {len(rows)} times in the file "
-                    f"(also rows {others}{more}); keep one row per customer"
+                    f"(also row{'s' if len(rows) > 2 else ''} {others}{more}); keep one row per customer"
                 )
                 if item.problem:
                     problem = f"{item.problem}; {problem}"

@@ -1,0 +1,73 @@
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from importer.sandbox import DEFAULT_KEY, SandboxOptions, SandboxServer
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data"
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SPEC = Path(__file__).parent / "data" / "kelviq-customers-openapi.json"
+
+
+@pytest.fixture
+def sandbox() -> Iterator[SandboxServer]:
+    with SandboxServer(SandboxOptions(seed=1)) as server:
+        yield server
+
+
+@pytest.fixture
+def api_key() -> str:
+    return DEFAULT_KEY
+
+
+class RecordingSleep:
+    """Stands in for asyncio.sleep: records how long the client wanted to wait, waits not."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+@pytest.fixture
+def no_sleep() -> RecordingSleep:
+    return RecordingSleep()
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def schema(name: str) -> dict[str, Any]:
+    """A component of the vendor's OpenAPI 3.0 spec as plain JSON Schema (nullable, $ref)."""
+    spec = json.loads(SPEC.read_text())
+    components = spec["components"]["schemas"]
+
+    def convert(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return convert(components[node["$ref"].rsplit("/", 1)[1]])
+            out = {k: convert(v) for k, v in node.items() if k not in ("nullable", "example", "readOnly")}
+            if node.get("nullable") and "type" in node:
+                out["type"] = [node["type"], "null"]
+            return out
+        if isinstance(node, list):
+            return [convert(v) for v in node]
+        return node
+
+    return convert(components[name])

@@ -1,0 +1,144 @@
+"""The API client's retry, backoff and abort rules, against respx-mocked HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import time
+
+import httpx
+import pytest
+import respx
+
+from importer.client import KelviqClient, RetryPolicy, parse_retry_after
+from importer.errors import AuthenticationError
+
+BASE = "https://api.example.test/api/v1"
+PAYLOAD = {"customerId": "c-1", "name": "Ada"}
+
+
+def created(cid: str = "c-1") -> httpx.Response:
+    return httpx.Response(201, json={"id": "uuid-1", "customerId": cid})
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+async def create(no_sleep, payload=PAYLOAD, **kw):  # type: ignore[no-untyped-def]
+    async with KelviqClient(BASE, "secret-key", rate=None, sleep=no_sleep, **kw) as api:
+        return await api.create(payload)
+
+
+@respx.mock
+def test_503_then_201_is_created_on_the_second_attempt(no_sleep) -> None:
+    route = respx.post(f"{BASE}/customers/").mock(side_effect=[httpx.Response(503), created()])
+    outcome = run(create(no_sleep))
+    assert outcome.ok and outcome.http_status == 201 and outcome.attempts == 2
+    assert outcome.kelviq_id == "uuid-1"
+    assert route.call_count == 2
+    assert len(no_sleep.calls) == 1 and 0 <= no_sleep.calls[0] <= 30
+
+
+@respx.mock
+def test_429_with_retry_after_waits_that_long(no_sleep) -> None:
+    respx.post(f"{BASE}/customers/").mock(
+        side_effect=[httpx.Response(429, headers={"Retry-After": "7"}), created()]
+    )
+    outcome = run(create(no_sleep))
+    assert outcome.ok and outcome.attempts == 2
+    assert no_sleep.calls == [7.0]
+
+
+@respx.mock
+def test_retry_after_as_http_date(no_sleep) -> None:
+    when = email.utils.formatdate(time.time() + 20, usegmt=True)
+    respx.post(f"{BASE}/customers/").mock(
+        side_effect=[httpx.Response(503, headers={"Retry-After": when}), created()]
+    )
+    assert run(create(no_sleep)).ok
+    assert 17 <= no_sleep.calls[0] <= 20
+
+
+@respx.mock
+def test_400_is_sent_once_and_reports_the_apis_message(no_sleep) -> None:
+    route = respx.post(f"{BASE}/customers/").mock(
+        return_value=httpx.Response(400, json={"status": "Bad request", "message": "email: invalid"})
+    )
+    outcome = run(create(no_sleep))
+    assert not outcome.ok and outcome.http_status == 400 and outcome.attempts == 1
+    assert outcome.error == "400 email: invalid"
+    assert route.call_count == 1 and no_sleep.calls == []
+
+
+@respx.mock
+def test_409_and_422_are_not_retried(no_sleep) -> None:
+    route = respx.post(f"{BASE}/customers/").mock(
+        side_effect=[httpx.Response(409, json={"message": "exists"}), httpx.Response(422, json={"email": ["bad"]})]
+    )
+    first, second = run(create(no_sleep)), run(create(no_sleep))
+    assert (first.http_status, second.http_status) == (409, 422)
+    assert second.error == "422 email: bad"
+    assert route.call_count == 2
+
+
+@pytest.mark.parametrize("status", [401, 403])
+@respx.mock
+def test_auth_failure_raises_instead_of_returning_a_row_error(no_sleep, status: int) -> None:
+    route = respx.post(f"{BASE}/customers/").mock(return_value=httpx.Response(status, json={"detail": "nope"}))
+    with pytest.raises(AuthenticationError) as info:
+        run(create(no_sleep))
+    assert info.value.status == status and info.value.exit_code == 3
+    assert "secret-key" not in str(info.value)
+    assert route.call_count == 1
+
+
+@respx.mock
+def test_connection_errors_and_timeouts_are_retried_then_given_up(no_sleep) -> None:
+    route = respx.post(f"{BASE}/customers/").mock(
+        side_effect=[httpx.ConnectError("refused"), httpx.ReadTimeout("slow"), httpx.Response(502)]
+    )
+    outcome = run(create(no_sleep, retry=RetryPolicy(attempts=3)))
+    assert not outcome.ok and outcome.attempts == 3 and outcome.http_status == 502
+    assert outcome.error is not None and outcome.error.startswith("gave up after 3 attempts")
+    assert route.call_count == 3 and len(no_sleep.calls) == 2
+
+
+@respx.mock
+def test_backoff_grows_and_is_capped(no_sleep) -> None:
+    respx.post(f"{BASE}/customers/").mock(return_value=httpx.Response(500))
+    policy = RetryPolicy(attempts=8, backoff_initial=1.0, backoff_max=5.0)
+    run(create(no_sleep, retry=policy))
+    assert len(no_sleep.calls) == 7
+    assert all(0 <= s <= 5.0 for s in no_sleep.calls)
+
+
+@respx.mock
+def test_bearer_key_and_json_body_are_sent(no_sleep) -> None:
+    route = respx.post(f"{BASE}/customers/").mock(return_value=created())
+    run(create(no_sleep))
+    request = route.calls.last.request
+    assert request.headers["Authorization"] == "Bearer secret-key"
+    assert request.headers["Content-Type"] == "application/json"
+    assert request.read() == b'{"customerId":"c-1","name":"Ada"}'
+
+
+@respx.mock
+def test_update_patches_by_customer_id_without_it_in_the_body(no_sleep) -> None:
+    route = respx.patch(f"{BASE}/customers/a%2Fb/").mock(return_value=httpx.Response(200, json={"id": "u"}))
+
+    async def go():  # type: ignore[no-untyped-def]
+        async with KelviqClient(BASE, "k", rate=None, sleep=no_sleep) as api:
+            return await api.update("a/b", {"customerId": "a/b", "name": "N"})
+
+    assert run(go()).ok
+    assert route.calls.last.request.read() == b'{"name":"N"}'
+
+
+def test_parse_retry_after() -> None:
+    assert parse_retry_after("3") == 3.0
+    assert parse_retry_after("0.5") == 0.5
+    assert parse_retry_after("-4") == 0.0
+    assert parse_retry_after("99999") == 300.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after(None) is None
