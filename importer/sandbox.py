@@ -290,7 +290,10 @@ class SandboxServer:
 
     def __init__(self, options: SandboxOptions | None = None, host: str = "127.0.0.1", port: int = 0):
         self.app = SandboxApp(options or SandboxOptions())
-        self._sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when
+        # the listening socket says TCP; without it every keep-alive answer waits ~40 ms.
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
         self.host = host
