@@ -55,15 +55,53 @@ def _read_key(api_key_file: Path | None) -> str:
 
 @main.command()
 @click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("--mapping", type=click.Path(path_type=Path), help="TOML mapping file (see sample_data/mapping.example.toml).")
-@click.option("--base-url", envvar="KELVIQ_BASE_URL", help="API base URL [env KELVIQ_BASE_URL; default production].")
+@click.option(
+    "--mapping",
+    type=click.Path(path_type=Path),
+    help="TOML mapping file (see sample_data/mapping.example.toml).",
+)
+@click.option(
+    "--base-url", envvar="KELVIQ_BASE_URL", help="API base URL [env KELVIQ_BASE_URL; default production]."
+)
 @click.option("--sandbox", "use_sandbox", is_flag=True, help="Use kelviq's hosted sandbox API.")
-@click.option("--api-key-file", type=click.Path(path_type=Path), help="Read the API key from this file instead of $KELVIQ_API_KEY.")
-@click.option("--concurrency", default=8, show_default=True, type=click.IntRange(1, 512), help="Requests in flight at once.")
-@click.option("--rate", default=10.0, show_default=True, type=click.FloatRange(min=0), help="Requests per second, all workers together (0: no limit).")
-@click.option("--timeout", default=30.0, show_default=True, type=click.FloatRange(min=0.1), help="Seconds before a request is abandoned and retried.")
-@click.option("--retries", default=5, show_default=True, type=click.IntRange(0, 50), help="Retries of one request on 429, 5xx, timeouts and connection errors.")
-@click.option("--report-dir", type=click.Path(path_type=Path), help="Where to write the report [default ./kelviq-import-reports/<UTC time>/].")
+@click.option(
+    "--api-key-file",
+    type=click.Path(path_type=Path),
+    help="Read the API key from this file instead of $KELVIQ_API_KEY.",
+)
+@click.option(
+    "--concurrency",
+    default=8,
+    show_default=True,
+    type=click.IntRange(1, 512),
+    help="Requests in flight at once.",
+)
+@click.option(
+    "--rate",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0),
+    help="Requests per second, all workers together (0: no limit).",
+)
+@click.option(
+    "--timeout",
+    default=30.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds before a request is abandoned and retried.",
+)
+@click.option(
+    "--retries",
+    default=5,
+    show_default=True,
+    type=click.IntRange(0, 50),
+    help="Retries of one request on 429, 5xx, timeouts and connection errors.",
+)
+@click.option(
+    "--report-dir",
+    type=click.Path(path_type=Path),
+    help="Where to write the report [default ./kelviq-import-reports/<UTC time>/].",
+)
 @click.option("--sheet", help="Worksheet to read from an Excel workbook [default: the first].")
 @click.option("--encoding", help="Encoding of a CSV file [default: UTF-8, or as its BOM says].")
 @click.option("--delimiter", help="CSV delimiter [default: sniffed from the file].")
@@ -140,7 +178,10 @@ def _print_summary(summary: Summary) -> None:
     verb = "validated" if summary.dry_run else "imported"
     counts = " · ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
     err = lambda s: click.echo(s, err=True)  # noqa: E731
-    err(f"{name}: {summary.rows} rows {verb} in {summary.duration_s:.1f} s ({summary.rows_per_second:g} rows/s)")
+    err(
+        f"{name}: {summary.rows} rows {verb} in {summary.duration_s:.1f} s "
+        f"({summary.rows_per_second:g} rows/s)"
+    )
     err(f"  {counts}")
     if summary.aborted:
         err(f"  ABORTED: {summary.aborted}")
@@ -173,12 +214,29 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default).")
-@click.option("--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port).")
-@click.option("--api-key", "sandbox_key", envvar="KELVIQ_SANDBOX_KEY", default=None, help="Key the sandbox accepts [default sandbox-demo-key].")
+@click.option(
+    "--host", default="127.0.0.1", show_default=True, help="Address to listen on (loopback by default)."
+)
+@click.option(
+    "--port", default=8765, show_default=True, type=click.IntRange(0, 65535), help="Port (0: any free port)."
+)
+@click.option(
+    "--api-key",
+    "sandbox_key",
+    envvar="KELVIQ_SANDBOX_KEY",
+    default=None,
+    help="Key the sandbox accepts [default sandbox-demo-key].",
+)
 @click.option("--latency-ms", default=0.0, type=click.FloatRange(min=0), help="Delay added to every answer.")
-@click.option("--rate-limit", default=0.0, type=click.FloatRange(min=0), help="Requests per second before answering 429 (0: none).")
-@click.option("--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of writes answered 500/503.")
+@click.option(
+    "--rate-limit",
+    default=0.0,
+    type=click.FloatRange(min=0),
+    help="Requests per second before answering 429 (0: none).",
+)
+@click.option(
+    "--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of writes answered 500/503."
+)
 @click.option("--seed", type=int, help="Seed for injected faults, for repeatable runs.")
 def sandbox(
     host: str,

@@ -142,9 +142,7 @@ class KelviqClient:
                 "Accept": "application/json",
             },
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-            limits=httpx.Limits(
-                max_connections=concurrency, max_keepalive_connections=concurrency
-            ),
+            limits=httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency),
             transport=transport,
             follow_redirects=False,
         )
@@ -162,9 +160,7 @@ class KelviqClient:
         body = {k: v for k, v in payload.items() if k != "customerId"}
         return await self._send("PATCH", f"/customers/{_quote(customer_id)}/", body)
 
-    async def list_page(
-        self, *, page: int = 1, page_size: int = 100, search: str | None = None
-    ) -> Outcome:
+    async def list_page(self, *, page: int = 1, page_size: int = 100, search: str | None = None) -> Outcome:
         params: dict[str, str | int] = {"page": page, "page_size": page_size}
         if search:
             params["search"] = search

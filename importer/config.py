@@ -44,7 +44,11 @@ class ImportConfig:
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError(f"--base-url {self.base_url!r} is not an http(s) URL")
-        if parts.scheme == "http" and parts.hostname not in _LOOPBACK and not parts.hostname.startswith("127."):
+        if (
+            parts.scheme == "http"
+            and parts.hostname not in _LOOPBACK
+            and not parts.hostname.startswith("127.")
+        ):
             raise UsageError(
                 f"--base-url {self.base_url!r} uses plain http: the API key would cross the "
                 "network unencrypted; use https (plain http is allowed for loopback only)"

@@ -9,17 +9,48 @@ __all__ = ["to_alpha2"]
 
 # Names people write that are not in ISO 3166's own name lists.
 _ALIASES = {
-    "uk": "GB", "england": "GB", "scotland": "GB", "wales": "GB", "northern ireland": "GB",
-    "great britain": "GB", "britain": "GB", "russia": "RU", "korea": "KR",
-    "south korea": "KR", "north korea": "KP", "turkey": "TR", "macedonia": "MK",
-    "palestine": "PS", "ivory coast": "CI", "libyan arab jamahiriya": "LY", "brunei": "BN",
-    "cape verde": "CV", "swaziland": "SZ", "burma": "MM", "holland": "NL",
-    "the netherlands": "NL", "usa": "US", "u.s.a.": "US", "u.s.": "US", "america": "US",
-    "united states of america": "US", "uae": "AE", "czechia": "CZ", "vatican": "VA",
-    "vatican city": "VA", "east timor": "TL", "congo-kinshasa": "CD",
-    "democratic republic of the congo": "CD", "congo-brazzaville": "CG",
-    "republic of the congo": "CG", "micronesia": "FM", "st. lucia": "LC",
-    "st lucia": "LC", "saint martin": "MF", "sint maarten": "SX", "kosovo": "XK",
+    "uk": "GB",
+    "england": "GB",
+    "scotland": "GB",
+    "wales": "GB",
+    "northern ireland": "GB",
+    "great britain": "GB",
+    "britain": "GB",
+    "russia": "RU",
+    "korea": "KR",
+    "south korea": "KR",
+    "north korea": "KP",
+    "turkey": "TR",
+    "macedonia": "MK",
+    "palestine": "PS",
+    "ivory coast": "CI",
+    "libyan arab jamahiriya": "LY",
+    "brunei": "BN",
+    "cape verde": "CV",
+    "swaziland": "SZ",
+    "burma": "MM",
+    "holland": "NL",
+    "the netherlands": "NL",
+    "usa": "US",
+    "u.s.a.": "US",
+    "u.s.": "US",
+    "america": "US",
+    "united states of america": "US",
+    "uae": "AE",
+    "czechia": "CZ",
+    "vatican": "VA",
+    "vatican city": "VA",
+    "east timor": "TL",
+    "congo-kinshasa": "CD",
+    "democratic republic of the congo": "CD",
+    "congo-brazzaville": "CG",
+    "republic of the congo": "CG",
+    "micronesia": "FM",
+    "st. lucia": "LC",
+    "st lucia": "LC",
+    "saint martin": "MF",
+    "sint maarten": "SX",
+    "kosovo": "XK",
 }
 
 
@@ -46,7 +77,7 @@ def _index() -> dict[str, str]:
 
 @cache
 def to_alpha2(value: str) -> str | None:
-    """``'Germany'``, ``'DEU'``, ``'de'``, ``'Réunion'``, ``'Reunion'`` → ``'DE'``/``'RE'``; None if unknown."""
+    """``'Germany'``, ``'DEU'``, ``'de'`` → ``'DE'``; ``'Reunion'`` → ``'RE'``; None if unknown."""
     key = _fold(value)
     found = _index().get(key)
     if found is None and "," in key:

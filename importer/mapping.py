@@ -26,23 +26,55 @@ TOP_FIELDS = ("customerId", "email", "name")
 # Normalised header (lowercase, letters and digits only) -> target field.
 _SYNONYMS: dict[str, tuple[str, ...]] = {
     "customerId": (
-        "customerid", "customer", "customerno", "customernumber", "customerref", "externalid",
-        "clientid", "accountid", "accountnumber", "crmid", "id",
+        "customerid",
+        "customer",
+        "customerno",
+        "customernumber",
+        "customerref",
+        "externalid",
+        "clientid",
+        "accountid",
+        "accountnumber",
+        "crmid",
+        "id",
     ),
     "email": ("email", "emailaddress", "mail", "emailid", "contactemail", "primaryemail"),
-    "name": ("name", "fullname", "customername", "contactname", "displayname", "company",
-             "companyname", "accountname"),
+    "name": (
+        "name",
+        "fullname",
+        "customername",
+        "contactname",
+        "displayname",
+        "company",
+        "companyname",
+        "accountname",
+    ),
     "first_name": ("firstname", "givenname", "forename", "first"),
     "last_name": ("lastname", "surname", "familyname", "last"),
-    "billingAddress.line1": ("address", "address1", "addressline1", "line1", "street",
-                             "streetaddress", "street1", "billingaddress", "billingaddress1",
-                             "billingstreet"),
+    "billingAddress.line1": (
+        "address",
+        "address1",
+        "addressline1",
+        "line1",
+        "street",
+        "streetaddress",
+        "street1",
+        "billingaddress",
+        "billingaddress1",
+        "billingstreet",
+    ),
     "billingAddress.line2": ("address2", "addressline2", "line2", "street2", "billingaddress2"),
     "billingAddress.city": ("city", "town", "billingcity", "locality"),
-    "billingAddress.state": ("state", "province", "region", "stateprovince", "county",
-                             "billingstate"),
-    "billingAddress.postalCode": ("postalcode", "postcode", "zip", "zipcode", "postal",
-                                  "billingpostalcode", "billingzip"),
+    "billingAddress.state": ("state", "province", "region", "stateprovince", "county", "billingstate"),
+    "billingAddress.postalCode": (
+        "postalcode",
+        "postcode",
+        "zip",
+        "zipcode",
+        "postal",
+        "billingpostalcode",
+        "billingzip",
+    ),
     "billingAddress.country": ("country", "countrycode", "countryname", "billingcountry"),
 }
 
@@ -173,7 +205,9 @@ def load_mapping(path: Path | str) -> Mapping:
         if isinstance(value, str) and value:
             fields[target] = (value,)
         elif (
-            target == "name" and isinstance(value, list) and value
+            target == "name"
+            and isinstance(value, list)
+            and value
             and all(isinstance(v, str) and v for v in value)
         ):
             fields[target] = tuple(value)
@@ -184,8 +218,7 @@ def load_mapping(path: Path | str) -> Mapping:
             )
     metadata = {k: _str(v, f"[metadata] {k}", path) for k, v in _table(data, "metadata", path).items()}
     static = {
-        k: _str(v, f"[static_metadata] {k}", path)
-        for k, v in _table(data, "static_metadata", path).items()
+        k: _str(v, f"[static_metadata] {k}", path) for k, v in _table(data, "static_metadata", path).items()
     }
     return Mapping(fields=fields, metadata=metadata, static_metadata=static, source=str(path))
 
@@ -256,7 +289,7 @@ class RowMapper:
                 continue
             payload[target] = value
         if "customerId" not in payload:
-            (col, _), = [loc[0] for t, loc in self.top if t == "customerId"]
+            ((col, _),) = [loc[0] for t, loc in self.top if t == "customerId"]
             problems.insert(0, f"column {col!r}: customerId is empty")
         address: dict[str, str] = {}
         for target, (col, i) in self.address:

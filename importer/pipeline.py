@@ -59,9 +59,7 @@ class Prepared:
 
 def prepare(config: ImportConfig) -> Prepared:
     """Open the input, resolve the mapping, and find duplicate customerIds: no network."""
-    table = open_table(
-        config.input, sheet=config.sheet, encoding=config.encoding, delimiter=config.delimiter
-    )
+    table = open_table(config.input, sheet=config.sheet, encoding=config.encoding, delimiter=config.delimiter)
     mapping = load_mapping(config.mapping) if config.mapping else Mapping.guess(table.columns)
     mapper = mapping.compile(table.columns, where=str(config.input))
     rows, duplicates = _scan_ids(table, mapper)
@@ -217,8 +215,11 @@ async def _pipeline(
                     outcome = await api.create(item.payload)
                 except AuthenticationError as exc:
                     state.abort = state.abort or exc
-                    emit(RowResult(item.row, item.customer_id, "failed", exc.status, None, 1,
-                                   str(exc), item.cells))
+                    emit(
+                        RowResult(
+                            item.row, item.customer_id, "failed", exc.status, None, 1, str(exc), item.cells
+                        )
+                    )
                     continue
                 finally:
                     state.sent += 1

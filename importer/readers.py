@@ -91,8 +91,7 @@ def open_table(
         return _open_excel(path, sheet)
     if suffix not in CSV_SUFFIXES:
         raise InputError(
-            f"{path}: unsupported file type {suffix or '(none)'!r}; "
-            "use .csv, .tsv, .csv.gz or .xlsx"
+            f"{path}: unsupported file type {suffix or '(none)'!r}; use .csv, .tsv, .csv.gz or .xlsx"
         )
     if sheet is not None:
         raise InputError(f"{path}: --sheet applies to workbooks (.xlsx), not to CSV files")
@@ -110,9 +109,7 @@ def _detect_encoding(head: bytes) -> str:
     return "utf-8"
 
 
-def _open_csv(
-    path: Path, suffix: str, head: bytes, encoding: str | None, delimiter: str | None
-) -> Table:
+def _open_csv(path: Path, suffix: str, head: bytes, encoding: str | None, delimiter: str | None) -> Table:
     if suffix.endswith(".gz"):
         import gzip
 
@@ -189,9 +186,7 @@ def _csv_rows(table: Table) -> Iterator[SourceRow]:
                     for w in caught:
                         for m in _BAD_LINE.finditer(str(w.message)):
                             line, want, saw = (int(g) for g in m.groups())
-                            pending_bad.append(
-                                (line, f"line has {saw} fields, the header has {want}")
-                            )
+                            pending_bad.append((line, f"line has {saw} fields, the header has {want}"))
                     caught.clear()
                     pending_bad.sort()
                     start = int(chunk.index[0]) if len(chunk.index) else 0
@@ -252,15 +247,15 @@ def _excel_sheet(path: Path, sheet: str | None) -> tuple[Any, str, int]:
     try:
         wb = pc.CalamineWorkbook.from_path(str(path))
     except pc.PasswordError:
-        raise InputError(f"{path}: the workbook is password-protected; save a copy without a password") from None
+        raise InputError(
+            f"{path}: the workbook is password-protected; save a copy without a password"
+        ) from None
     except Exception as exc:  # calamine has several error types for corrupt files
         raise InputError(f"{path}: not a readable workbook ({type(exc).__name__}: {exc})") from None
     names = list(wb.sheet_names)
     name = sheet if sheet is not None else (names[0] if names else None)
     if name is None or name not in names:
-        raise InputError(
-            f"{path}: no sheet named {sheet!r}; the workbook has {', '.join(map(repr, names))}"
-        )
+        raise InputError(f"{path}: no sheet named {sheet!r}; the workbook has {', '.join(map(repr, names))}")
     ws = wb.get_sheet_by_name(name)
     start = ws.start
     start_row = (start[0] if start else 0) + 1  # 1-based, as the spreadsheet shows it

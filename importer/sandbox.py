@@ -181,7 +181,8 @@ class SandboxApp:
         items = list(reversed(self.customers.values()))
         if search:
             items = [
-                c for c in items
+                c
+                for c in items
                 if any(search in (c.get(k) or "").lower() for k in ("name", "email", "customerId"))
             ]
         start = (page - 1) * page_size
@@ -189,12 +190,16 @@ class SandboxApp:
             return 404, {"detail": "Invalid page."}, []
         chunk = items[start : start + page_size]
         base = f"{PREFIX}/customers/?page_size={page_size}"
-        return 200, {
-            "count": len(items),
-            "next": f"{base}&page={page + 1}" if start + page_size < len(items) else None,
-            "previous": f"{base}&page={page - 1}" if page > 1 else None,
-            "results": chunk,
-        }, []
+        return (
+            200,
+            {
+                "count": len(items),
+                "next": f"{base}&page={page + 1}" if start + page_size < len(items) else None,
+                "previous": f"{base}&page={page - 1}" if page > 1 else None,
+                "results": chunk,
+            },
+            [],
+        )
 
     def _create(self, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
         data = _json_object(body)
@@ -207,7 +212,11 @@ class SandboxApp:
         _validate_fields(data)
         if cid in self.customers:
             self.requests["409"] += 1
-            return 409, {"status": "Conflict", "message": f"Customer with customerId '{cid}' already exists."}, []
+            return (
+                409,
+                {"status": "Conflict", "message": f"Customer with customerId '{cid}' already exists."},
+                [],
+            )
         now = _now()
         record = {
             "id": str(uuid.uuid4()),
@@ -350,5 +359,7 @@ def serve(options: SandboxOptions, host: str, port: int, announce: Callable[[str
 
     server = SandboxServer(options, host, port)
     announce(server.base_url)
-    config = uvicorn.Config(server.app, log_level="warning", lifespan="off", access_log=False, http="httptools")
+    config = uvicorn.Config(
+        server.app, log_level="warning", lifespan="off", access_log=False, http="httptools"
+    )
     uvicorn.Server(config).run(sockets=[server._sock])

@@ -74,7 +74,10 @@ def test_400_is_sent_once_and_reports_the_apis_message(no_sleep) -> None:
 @respx.mock
 def test_409_and_422_are_not_retried(no_sleep) -> None:
     route = respx.post(f"{BASE}/customers/").mock(
-        side_effect=[httpx.Response(409, json={"message": "exists"}), httpx.Response(422, json={"email": ["bad"]})]
+        side_effect=[
+            httpx.Response(409, json={"message": "exists"}),
+            httpx.Response(422, json={"email": ["bad"]}),
+        ]
     )
     first, second = run(create(no_sleep)), run(create(no_sleep))
     assert (first.http_status, second.http_status) == (409, 422)
@@ -85,7 +88,9 @@ def test_409_and_422_are_not_retried(no_sleep) -> None:
 @pytest.mark.parametrize("status", [401, 403])
 @respx.mock
 def test_auth_failure_raises_instead_of_returning_a_row_error(no_sleep, status: int) -> None:
-    route = respx.post(f"{BASE}/customers/").mock(return_value=httpx.Response(status, json={"detail": "nope"}))
+    route = respx.post(f"{BASE}/customers/").mock(
+        return_value=httpx.Response(status, json={"detail": "nope"})
+    )
     with pytest.raises(AuthenticationError) as info:
         run(create(no_sleep))
     assert info.value.status == status and info.value.exit_code == 3

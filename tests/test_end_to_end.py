@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -21,14 +20,16 @@ SAMPLE_BAD_ROWS = {18, 43, 79, 122, 151, 152, 235}
 
 
 def config(server: SandboxServer, key: str, tmp_path: Path, input: Path, **kw) -> ImportConfig:  # type: ignore[no-untyped-def]
-    return ImportConfig(input=input, base_url=server.base_url, api_key=key, rate=None,
-                        report_dir=tmp_path / "report", **kw)
+    return ImportConfig(
+        input=input, base_url=server.base_url, api_key=key, rate=None, report_dir=tmp_path / "report", **kw
+    )
 
 
 @pytest.mark.parametrize("name", ["customers.csv", "customers.xlsx"])
 def test_sample_import_creates_exactly_the_valid_rows_once(sandbox, api_key, tmp_path, name) -> None:  # type: ignore[no-untyped-def]
-    summary = run_import(config(sandbox, api_key, tmp_path, SAMPLE / name,
-                                mapping=SAMPLE / "mapping.example.toml"))
+    summary = run_import(
+        config(sandbox, api_key, tmp_path, SAMPLE / name, mapping=SAMPLE / "mapping.example.toml")
+    )
     results = read_csv(tmp_path / "report" / "results.csv")
     # One line per input row, each row once.
     assert sorted(int(r["row"]) for r in results) == list(range(2, 302))
@@ -56,14 +57,22 @@ def test_sample_import_creates_exactly_the_valid_rows_once(sandbox, api_key, tmp
 
 
 def test_failed_csv_can_be_fixed_and_fed_back(sandbox, api_key, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    run_import(config(sandbox, api_key, tmp_path, SAMPLE / "customers.csv",
-                      mapping=SAMPLE / "mapping.example.toml"))
+    run_import(
+        config(sandbox, api_key, tmp_path, SAMPLE / "customers.csv", mapping=SAMPLE / "mapping.example.toml")
+    )
     failed = (tmp_path / "report" / "failed.csv").read_text(encoding="utf-8")
     fixed = failed.replace("maria.at.example.com", "maria@example.com").replace("Narnia", "NO")
     fix_path = write(tmp_path / "fixed.csv", fixed)
-    second = run_import(ImportConfig(input=fix_path, base_url=sandbox.base_url, api_key=api_key,
-                                     rate=None, report_dir=tmp_path / "again",
-                                     mapping=SAMPLE / "mapping.example.toml"))
+    second = run_import(
+        ImportConfig(
+            input=fix_path,
+            base_url=sandbox.base_url,
+            api_key=api_key,
+            rate=None,
+            report_dir=tmp_path / "again",
+            mapping=SAMPLE / "mapping.example.toml",
+        )
+    )
     assert second.counts == {"created": 2, "invalid": 5}
     assert sandbox.app.customers["CUST-00017"]["email"] == "maria@example.com"
 
@@ -73,9 +82,16 @@ def test_shared_datablist_file_imports_as_is_and_with_its_mapping(sandbox, api_k
     plain = run_import(config(sandbox, api_key, tmp_path, source))
     assert plain.counts == {"created": 20} and plain.exit_code == 0
     sandbox.app.customers.clear()
-    mapped = run_import(ImportConfig(input=source, base_url=sandbox.base_url, api_key=api_key, rate=None,
-                                     report_dir=tmp_path / "mapped",
-                                     mapping=SAMPLE / "datablist.mapping.toml"))
+    mapped = run_import(
+        ImportConfig(
+            input=source,
+            base_url=sandbox.base_url,
+            api_key=api_key,
+            rate=None,
+            report_dir=tmp_path / "mapped",
+            mapping=SAMPLE / "datablist.mapping.toml",
+        )
+    )
     assert mapped.counts == {"created": 20}
     first = sandbox.app.customers["0yJn77tfsE"]
     assert first["billingAddress"] == {"city": "West Alexfort", "country": "FK"}
@@ -94,9 +110,17 @@ def test_refused_key_aborts_before_any_row_is_sent(sandbox, tmp_path) -> None:  
 
 def test_sandbox_faults_are_retried_to_completion(tmp_path, api_key) -> None:  # type: ignore[no-untyped-def]
     with SandboxServer(SandboxOptions(fault_rate=0.3, seed=7)) as server:
-        cfg = ImportConfig(input=SAMPLE / "customers.csv", base_url=server.base_url, api_key=api_key,
-                           rate=None, report_dir=tmp_path / "r", mapping=SAMPLE / "mapping.example.toml",
-                           retry=__import__("importer.client").client.RetryPolicy(attempts=10, backoff_initial=0.001, backoff_max=0.01))
+        cfg = ImportConfig(
+            input=SAMPLE / "customers.csv",
+            base_url=server.base_url,
+            api_key=api_key,
+            rate=None,
+            report_dir=tmp_path / "r",
+            mapping=SAMPLE / "mapping.example.toml",
+            retry=__import__("importer.client").client.RetryPolicy(
+                attempts=10, backoff_initial=0.001, backoff_max=0.01
+            ),
+        )
         summary = run_import(cfg)
         assert summary.counts == {"created": 293, "invalid": 7}
         assert server.app.requests["500"] + server.app.requests["503"] > 20
@@ -109,7 +133,9 @@ def test_cli_run_against_the_sandbox_command(tmp_path: Path) -> None:
     """The real `kelviq-import sandbox` process, and `kelviq-import run` pointed at it."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "importer", "sandbox", "--port", "0"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         url = ""
@@ -122,8 +148,16 @@ def test_cli_run_against_the_sandbox_command(tmp_path: Path) -> None:
         runner = CliRunner()
         result = runner.invoke(
             main,
-            ["run", str(SHARED_DATA / "datablist-customers-20.csv"), "--base-url", url,
-             "--report-dir", str(tmp_path / "rep"), "--rate", "0"],
+            [
+                "run",
+                str(SHARED_DATA / "datablist-customers-20.csv"),
+                "--base-url",
+                url,
+                "--report-dir",
+                str(tmp_path / "rep"),
+                "--rate",
+                "0",
+            ],
             env={"KELVIQ_API_KEY": "sandbox-demo-key"},
         )
         assert result.exit_code == 0, result.output

@@ -75,9 +75,18 @@ def test_invalid_rows_name_the_column(cells: tuple[str, ...], problem: str) -> N
 
 @pytest.mark.parametrize(
     ("written", "code"),
-    [("de", "DE"), ("DEU", "DE"), ("United Kingdom", "GB"), ("UK", "GB"), ("Réunion", "RE"),
-     ("Reunion", "RE"), ("Korea, Republic of", "KR"), ("Cocos (Keeling) Islands", "CC"),
-     ("united states", "US"), ("Côte d'Ivoire", "CI")],
+    [
+        ("de", "DE"),
+        ("DEU", "DE"),
+        ("United Kingdom", "GB"),
+        ("UK", "GB"),
+        ("Réunion", "RE"),
+        ("Reunion", "RE"),
+        ("Korea, Republic of", "KR"),
+        ("Cocos (Keeling) Islands", "CC"),
+        ("united states", "US"),
+        ("Côte d'Ivoire", "CI"),
+    ],
 )
 def test_country_names_become_alpha2(written: str, code: str) -> None:
     got = mapper_for(("id", "country")).map(SourceRow(2, ("c1", written)))
@@ -86,30 +95,69 @@ def test_country_names_become_alpha2(written: str, code: str) -> None:
 
 def test_example_mapping_file_maps_the_sample() -> None:
     mapping = load_mapping(SAMPLE / "mapping.example.toml")
-    cols = ("Customer ID", "First Name", "Last Name", "Email Address", "Company", "Address",
-            "Address 2", "City", "State", "Postal Code", "Country", "Plan", "Signup Date")
+    cols = (
+        "Customer ID",
+        "First Name",
+        "Last Name",
+        "Email Address",
+        "Company",
+        "Address",
+        "Address 2",
+        "City",
+        "State",
+        "Postal Code",
+        "Country",
+        "Plan",
+        "Signup Date",
+    )
     m = mapper_for(cols, mapping)
-    got = m.map(SourceRow(2, ("C-1", "Ada", "Lovelace", "ada@example.com", "Analytical, Ltd", "1 St",
-                              "", "London", "", "EC1A 1BB", "United Kingdom", "pro", "2020-01-01")))
+    got = m.map(
+        SourceRow(
+            2,
+            (
+                "C-1",
+                "Ada",
+                "Lovelace",
+                "ada@example.com",
+                "Analytical, Ltd",
+                "1 St",
+                "",
+                "London",
+                "",
+                "EC1A 1BB",
+                "United Kingdom",
+                "pro",
+                "2020-01-01",
+            ),
+        )
+    )
     assert got.payload == {
         "customerId": "C-1",
         "email": "ada@example.com",
         "name": "Ada Lovelace",
         "billingAddress": {"line1": "1 St", "city": "London", "postalCode": "EC1A 1BB", "country": "GB"},
-        "metadata": {"source": "legacy_crm", "company": "Analytical, Ltd", "plan": "pro",
-                     "signup_date": "2020-01-01"},
+        "metadata": {
+            "source": "legacy_crm",
+            "company": "Analytical, Ltd",
+            "plan": "pro",
+            "signup_date": "2020-01-01",
+        },
     }
 
 
 def test_a_mapped_column_missing_from_the_file_stops_before_sending(tmp_path: Path) -> None:
     path = write(tmp_path / "m.toml", '[fields]\ncustomerId = "Cust No"\nemail = "Mail"\n')
-    with pytest.raises(InputError, match=r"in.csv: column 'Mail' \(mapped to email by .*m.toml\) is not in the header"):
+    with pytest.raises(
+        InputError, match=r"in.csv: column 'Mail' \(mapped to email by .*m.toml\) is not in the header"
+    ):
         mapper_for(("Cust No", "E-mail"), load_mapping(path))
 
 
 def test_mapping_columns_match_ignoring_case_and_spaces(tmp_path: Path) -> None:
     path = write(tmp_path / "m.toml", '[fields]\ncustomerId = "cust no"\n')
-    assert mapper_for((" Cust No ",), load_mapping(path)).map(SourceRow(2, ("x",))).payload == {"customerId": "x"}
+    assert mapper_for((" Cust No ",), load_mapping(path)).map(SourceRow(2, ("x",))).payload == {
+        "customerId": "x"
+    }
 
 
 @pytest.mark.parametrize(

@@ -25,7 +25,9 @@ def cfg(tmp_path: Path, input: Path, **kw) -> ImportConfig:  # type: ignore[no-u
 
 def mock_api(post_side_effect=None):  # type: ignore[no-untyped-def]
     router = respx.mock(assert_all_called=False)
-    router.get(f"{BASE}/customers/", name="list").mock(return_value=httpx.Response(200, json={"count": 0, "results": []}))
+    router.get(f"{BASE}/customers/", name="list").mock(
+        return_value=httpx.Response(200, json={"count": 0, "results": []})
+    )
 
     def created(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
@@ -44,12 +46,16 @@ def mock_api(post_side_effect=None):  # type: ignore[no-untyped-def]
         (SHARED_DATA / "datablist-customers-20.csv", None),
     ],
 )
-def test_every_payload_sent_conforms_to_the_spec(tmp_path: Path, input: Path, mapping: Path | None, no_sleep) -> None:  # type: ignore[no-untyped-def]
+def test_every_payload_sent_conforms_to_the_spec(
+    tmp_path: Path, input: Path, mapping: Path | None, no_sleep
+) -> None:  # type: ignore[no-untyped-def]
     create_schema = schema("CustomerCreateRequest")
     # The spec leaves extra fields open; we hold ourselves to the documented ones.
     create_schema["additionalProperties"] = False
     create_schema["properties"]["billingAddress"]["additionalProperties"] = False
-    validator = jsonschema.Draft7Validator(create_schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER)
+    validator = jsonschema.Draft7Validator(
+        create_schema, format_checker=jsonschema.Draft7Validator.FORMAT_CHECKER
+    )
     with mock_api() as router:  # respx forgets its calls on exit: read them inside
         summary = run_import(cfg(tmp_path, input, mapping=mapping), sleep=no_sleep)
         bodies = [json.loads(call.request.content) for call in router["create"].calls]
@@ -75,7 +81,9 @@ def test_a_key_revoked_mid_run_aborts_after_a_handful_of_requests(tmp_path: Path
 
 def test_a_refused_key_is_found_by_one_request(tmp_path: Path, no_sleep) -> None:  # type: ignore[no-untyped-def]
     router = respx.mock(assert_all_called=False)
-    listing = router.get(f"{BASE}/customers/").mock(return_value=httpx.Response(403, json={"detail": "Forbidden"}))
+    listing = router.get(f"{BASE}/customers/").mock(
+        return_value=httpx.Response(403, json={"detail": "Forbidden"})
+    )
     create = router.post(f"{BASE}/customers/")
     with router:
         summary = run_import(cfg(tmp_path, SAMPLE / "customers.csv"), sleep=no_sleep)
@@ -97,15 +105,22 @@ def test_rows_failing_after_retries_are_failed_and_the_rest_go_on(tmp_path: Path
     assert summary.counts == {"created": 1, "failed": 2} and summary.exit_code == 1
     results = {r["customerId"]: r for r in read_csv(tmp_path / "rep" / "results.csv")}
     assert results["b"]["attempts"] == "6" and results["b"]["http_status"] == "503"
-    assert results["c"] == {"row": "4", "customerId": "c", "status": "failed", "http_status": "400",
-                            "kelviq_id": "", "attempts": "1", "error": "400 name: too long"}
+    assert results["c"] == {
+        "row": "4",
+        "customerId": "c",
+        "status": "failed",
+        "http_status": "400",
+        "kelviq_id": "",
+        "attempts": "1",
+        "error": "400 name: too long",
+    }
     failed = read_csv(tmp_path / "rep" / "failed.csv")
     assert sorted((f["id"], f["name"]) for f in failed) == [("b", "B"), ("c", "C")]
 
 
 def test_server_text_that_looks_like_a_formula_is_neutralised(tmp_path: Path, no_sleep) -> None:  # type: ignore[no-untyped-def]
     path = write(tmp_path / "in.csv", "id,name\n=cmd,=HYPERLINK()\n")
-    evil = httpx.Response(400, json={"message": "=HYPERLINK(\"http://x\")"})
+    evil = httpx.Response(400, json={"message": '=HYPERLINK("http://x")'})
     with mock_api(post_side_effect=evil):
         run_import(cfg(tmp_path, path), sleep=no_sleep)
     result = read_csv(tmp_path / "rep" / "results.csv")[0]
@@ -119,8 +134,9 @@ def test_server_text_that_looks_like_a_formula_is_neutralised(tmp_path: Path, no
 
 def test_dry_run_sends_nothing_and_needs_no_key(tmp_path: Path) -> None:
     with respx.mock(assert_all_mocked=True) as router:
-        summary = run_import(ImportConfig(input=SAMPLE / "customers.csv", dry_run=True,
-                                          report_dir=tmp_path / "rep"))
+        summary = run_import(
+            ImportConfig(input=SAMPLE / "customers.csv", dry_run=True, report_dir=tmp_path / "rep")
+        )
         assert router.calls.call_count == 0
     assert summary.counts == {"valid": 293, "invalid": 7} and summary.exit_code == 1
 
