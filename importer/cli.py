@@ -8,18 +8,22 @@ from __future__ import annotations
 import os
 import stat
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
 from .errors import ImporterError, UsageError
 
 if TYPE_CHECKING:
+    from .config import ImportConfig
     from .report import Summary
+    from .verify import VerifySummary
 
 EXIT_INTERRUPTED = 130
 EXIT_INTERNAL = 70
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -35,6 +39,67 @@ def main() -> None:
     """
 
 
+def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
+    def apply(fn: F) -> F:
+        for decorator in reversed(decorators):
+            fn = decorator(fn)
+        return fn
+
+    return apply
+
+
+_input_options = _options(
+    click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path)),
+    click.option(
+        "--mapping",
+        type=click.Path(path_type=Path),
+        help="TOML mapping file (see sample_data/mapping.example.toml).",
+    ),
+    click.option("--sheet", help="Worksheet to read from an Excel workbook [default: the first]."),
+    click.option("--encoding", help="Encoding of a CSV file [default: UTF-8, or as its BOM says]."),
+    click.option("--delimiter", help="CSV delimiter [default: sniffed from the file]."),
+    click.option(
+        "--report-dir",
+        type=click.Path(path_type=Path),
+        help="Where to write the report [default ./kelviq-import-reports/<UTC time>/].",
+    ),
+    click.option("-q", "--quiet", is_flag=True, help="For cron: one summary line; errors on stderr."),
+)
+
+_api_options = _options(
+    click.option(
+        "--base-url", envvar="KELVIQ_BASE_URL", help="API base URL [env KELVIQ_BASE_URL; default production]."
+    ),
+    click.option("--sandbox", "use_sandbox", is_flag=True, help="Use kelviq's hosted sandbox API."),
+    click.option(
+        "--api-key-file",
+        type=click.Path(path_type=Path),
+        help="Read the API key from this file instead of $KELVIQ_API_KEY.",
+    ),
+    click.option(
+        "--rate",
+        default=10.0,
+        show_default=True,
+        type=click.FloatRange(min=0),
+        help="Requests per second, all workers together (0: no limit).",
+    ),
+    click.option(
+        "--timeout",
+        default=30.0,
+        show_default=True,
+        type=click.FloatRange(min=0.1),
+        help="Seconds before a request is abandoned and retried.",
+    ),
+    click.option(
+        "--retries",
+        default=5,
+        show_default=True,
+        type=click.IntRange(0, 50),
+        help="Retries of one request on 429, 5xx, timeouts and connection errors.",
+    ),
+)
+
+
 def _read_key(api_key_file: Path | None) -> str:
     if api_key_file is None:
         return os.environ.get("KELVIQ_API_KEY", "").strip()
@@ -44,31 +109,48 @@ def _read_key(api_key_file: Path | None) -> str:
     except OSError as exc:
         raise UsageError(f"--api-key-file {api_key_file}: cannot be read ({exc.strerror})") from None
     if mode & (stat.S_IRGRP | stat.S_IROTH):
-        click.echo(
-            f"warning: {api_key_file} is readable by other users; chmod 600 it",
-            err=True,
-        )
+        click.echo(f"warning: {api_key_file} is readable by other users; chmod 600 it", err=True)
     if not key:
         raise UsageError(f"--api-key-file {api_key_file}: the file is empty")
     return key
 
 
+def _config(
+    *,
+    input_path: Path,
+    base_url: str | None,
+    use_sandbox: bool,
+    api_key_file: Path | None,
+    rate: float,
+    retries: int,
+    delimiter: str | None,
+    dry_run: bool = False,
+    **rest: Any,
+) -> ImportConfig:
+    from .client import RetryPolicy
+    from .config import PRODUCTION_URL, SANDBOX_URL, ImportConfig
+
+    if use_sandbox and base_url and os.environ.get("KELVIQ_BASE_URL") != base_url:
+        raise UsageError("--sandbox and --base-url contradict each other; pass one")
+    if delimiter is not None:
+        delimiter = delimiter.replace("\\t", "\t")
+        if len(delimiter) != 1:
+            raise UsageError("--delimiter must be one character (use '\\t' for tab)")
+    return ImportConfig(
+        input=input_path,
+        base_url=SANDBOX_URL if use_sandbox else (base_url or PRODUCTION_URL),
+        api_key="" if dry_run else _read_key(api_key_file),
+        rate=rate or None,
+        retry=RetryPolicy(attempts=retries + 1),
+        delimiter=delimiter,
+        dry_run=dry_run,
+        **rest,
+    )
+
+
 @main.command()
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option(
-    "--mapping",
-    type=click.Path(path_type=Path),
-    help="TOML mapping file (see sample_data/mapping.example.toml).",
-)
-@click.option(
-    "--base-url", envvar="KELVIQ_BASE_URL", help="API base URL [env KELVIQ_BASE_URL; default production]."
-)
-@click.option("--sandbox", "use_sandbox", is_flag=True, help="Use kelviq's hosted sandbox API.")
-@click.option(
-    "--api-key-file",
-    type=click.Path(path_type=Path),
-    help="Read the API key from this file instead of $KELVIQ_API_KEY.",
-)
+@_input_options
+@_api_options
 @click.option(
     "--concurrency",
     default=8,
@@ -76,112 +158,116 @@ def _read_key(api_key_file: Path | None) -> str:
     type=click.IntRange(1, 512),
     help="Requests in flight at once.",
 )
-@click.option(
-    "--rate",
-    default=10.0,
-    show_default=True,
-    type=click.FloatRange(min=0),
-    help="Requests per second, all workers together (0: no limit).",
-)
-@click.option(
-    "--timeout",
-    default=30.0,
-    show_default=True,
-    type=click.FloatRange(min=0.1),
-    help="Seconds before a request is abandoned and retried.",
-)
-@click.option(
-    "--retries",
-    default=5,
-    show_default=True,
-    type=click.IntRange(0, 50),
-    help="Retries of one request on 429, 5xx, timeouts and connection errors.",
-)
-@click.option(
-    "--report-dir",
-    type=click.Path(path_type=Path),
-    help="Where to write the report [default ./kelviq-import-reports/<UTC time>/].",
-)
-@click.option("--sheet", help="Worksheet to read from an Excel workbook [default: the first].")
-@click.option("--encoding", help="Encoding of a CSV file [default: UTF-8, or as its BOM says].")
-@click.option("--delimiter", help="CSV delimiter [default: sniffed from the file].")
 @click.option("--dry-run", is_flag=True, help="Read, map and validate every row; send nothing.")
-def run(
-    input_path: Path,
-    mapping: Path | None,
-    base_url: str | None,
-    use_sandbox: bool,
-    api_key_file: Path | None,
-    concurrency: int,
-    rate: float,
-    timeout: float,
-    retries: int,
-    report_dir: Path | None,
-    sheet: str | None,
-    encoding: str | None,
-    delimiter: str | None,
-    dry_run: bool,
-) -> None:
+@click.option(
+    "--mode",
+    type=click.Choice(["create", "upsert", "update"]),
+    default="upsert",
+    show_default=True,
+    help="create: POST only; upsert: create new customers, PATCH existing ones; update: PATCH only.",
+)
+@click.option(
+    "--on-conflict",
+    type=click.Choice(["failed", "unchanged"]),
+    default="failed",
+    show_default=True,
+    help="With --mode create: what a customer that already exists (409) counts as.",
+)
+@click.option(
+    "--state",
+    type=click.Path(path_type=Path),
+    help="Journal file [default: one per API under $XDG_STATE_HOME/kelviq-import/].",
+)
+@click.option("--no-state", is_flag=True, help="No journal: send every row, remember nothing.")
+@click.option("--full", is_flag=True, help="Send every row even if the journal says it is unchanged.")
+@click.option(
+    "--max-failures", type=click.IntRange(min=0), help="Abort (exit 3) once more rows than this have failed."
+)
+@click.option(
+    "--max-failure-rate",
+    type=click.FloatRange(0, 1, min_open=True),
+    help="Abort (exit 3) once this share of sent rows has failed, e.g. 0.05.",
+)
+def run(quiet: bool, no_state: bool, **options: Any) -> None:
     """Import INPUT (.csv, .tsv, .csv.gz, .xlsx) into kelviq: one customer per valid row.
 
+    Re-runs are cheap: a journal remembers what kelviq accepted, so rows unchanged since
+    the last run are reported `unchanged` and cost no request; changed rows are PATCHed.
+
     Exit codes: 0 every row succeeded; 1 some rows invalid or failed; 2 usage or input
-    error; 3 run aborted (key refused); 130 interrupted.
+    error; 3 run aborted (key refused, error budget, journal in use); 130/143 interrupted.
 
     \b
     Examples:
       kelviq-import run customers.csv --dry-run
       KELVIQ_API_KEY=... kelviq-import run customers.xlsx --sheet Export --sandbox
       kelviq-import run legacy.csv --mapping mapping.toml --api-key-file ~/.kelviq-key
+      kelviq-import run nightly.csv.gz --quiet --max-failure-rate 0.05   # from cron
     """
-    from .client import RetryPolicy
-    from .config import PRODUCTION_URL, SANDBOX_URL, ImportConfig
 
-    def build() -> ImportConfig:
-        if use_sandbox and base_url and os.environ.get("KELVIQ_BASE_URL") != base_url:
-            raise UsageError("--sandbox and --base-url contradict each other; pass one")
-        url = SANDBOX_URL if use_sandbox else (base_url or PRODUCTION_URL)
-        if delimiter is not None and len(delimiter.replace("\\t", "\t")) != 1:
-            raise UsageError("--delimiter must be one character (use '\\t' for tab)")
-        return ImportConfig(
-            input=input_path,
-            base_url=url,
-            api_key="" if dry_run else _read_key(api_key_file),
-            mapping=mapping,
-            sheet=sheet,
-            encoding=encoding,
-            delimiter=delimiter.replace("\\t", "\t") if delimiter else None,
-            concurrency=concurrency,
-            rate=rate or None,
-            timeout=timeout,
-            retry=RetryPolicy(attempts=retries + 1),
-            report_dir=report_dir,
-            dry_run=dry_run,
+    def go() -> Summary:
+        from .pipeline import prepare, run_import
+
+        config = _config(use_state=not no_state, **options)
+        summary = run_import(config, prepared=prepare(config))
+        (_print_summary_line if quiet else _print_summary)(summary)
+        return summary
+
+    sys.exit(_guarded(go).exit_code)
+
+
+@main.command()
+@_input_options
+@_api_options
+def verify(quiet: bool, **options: Any) -> None:
+    """Compare INPUT with what kelviq holds: customers missing, or differing field by field.
+
+    Reads every customer from the API (pages of 100), then each valid row of INPUT, and
+    writes verify.csv (row, customerId, status, differences) to the report directory.
+    Only the fields the file sets are compared. Exit 1 when a customer is missing or
+    differs, 0 when all match.
+
+    \b
+    Example:
+      KELVIQ_API_KEY=... kelviq-import verify customers.csv --mapping mapping.toml
+    """
+
+    def go() -> VerifySummary:
+        from .verify import verify as run_verify
+
+        summary = run_verify(_config(**options))
+        counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
+        line = (
+            f"{Path(summary.input).name}: {counts} "
+            f"({summary.customers_in_kelviq} customers in kelviq); report {summary.report_dir}/verify.csv"
         )
+        click.echo(line if quiet else f"verified {line}", err=summary.exit_code != 0)
+        return summary
 
-    summary = _guarded(lambda: _run(build()))
-    sys.exit(summary.exit_code)
+    sys.exit(_guarded(go).exit_code)
 
 
-def _run(config: object) -> Summary:
-    from .config import ImportConfig
-    from .pipeline import prepare, run_import
-
-    assert isinstance(config, ImportConfig)
-    prepared = prepare(config)
-    summary = run_import(config, prepared=prepared)
-    _print_summary(summary)
-    return summary
+def _print_summary_line(summary: Summary) -> None:
+    """One line for cron mail and log collectors: what, how many, where the report is."""
+    counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
+    status = f"ABORTED ({summary.aborted}); " if summary.aborted else ""
+    click.echo(
+        f"kelviq-import: {Path(summary.input).name}: {status}{summary.rows} rows: {counts} "
+        f"in {summary.duration_s:.1f} s; report {summary.report_dir}",
+        err=summary.exit_code != 0,
+    )
 
 
 def _print_summary(summary: Summary) -> None:
     name = Path(summary.input).name
     verb = "validated" if summary.dry_run else "imported"
     counts = " · ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
-    err = lambda s: click.echo(s, err=True)  # noqa: E731
-    err(
-        f"{name}: {summary.rows} rows {verb} in {summary.duration_s:.1f} s "
-        f"({summary.rows_per_second:g} rows/s)"
-    )
+
+    def err(text: str) -> None:
+        click.echo(text, err=True)
+
+    rate = f"{summary.rows_per_second:g} rows/s"
+    err(f"{name}: {summary.rows} rows {verb} in {summary.duration_s:.1f} s ({rate})")
     err(f"  {counts}")
     if summary.aborted:
         err(f"  ABORTED: {summary.aborted}")
@@ -192,7 +278,10 @@ def _print_summary(summary: Summary) -> None:
         err(f"  {bad} rows to fix in {report / 'failed.csv'}; fix them and run it again")
 
 
-def _guarded(fn):  # type: ignore[no-untyped-def]
+T = TypeVar("T")
+
+
+def _guarded(fn: Callable[[], T]) -> T:
     """Turn the library's errors into one line on stderr and an exit code; never a traceback."""
     try:
         return fn()
@@ -237,6 +326,12 @@ def _guarded(fn):  # type: ignore[no-untyped-def]
 @click.option(
     "--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of writes answered 500/503."
 )
+@click.option(
+    "--lose-response-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Share of successful writes whose answer is dropped after the change is made.",
+)
 @click.option("--seed", type=int, help="Seed for injected faults, for repeatable runs.")
 def sandbox(
     host: str,
@@ -245,6 +340,7 @@ def sandbox(
     latency_ms: float,
     rate_limit: float,
     fault_rate: float,
+    lose_response_rate: float,
     seed: int | None,
 ) -> None:
     """Start a local kelviq-compatible customers API on loopback, to rehearse an import.
@@ -264,6 +360,7 @@ def sandbox(
         latency_ms=latency_ms,
         rate_limit=rate_limit or None,
         fault_rate=fault_rate,
+        lose_response_rate=lose_response_rate,
         seed=seed,
     )
 
@@ -271,11 +368,13 @@ def sandbox(
         click.echo(f"kelviq sandbox listening on {url}")
         click.echo(f"  base URL: {url}")
         click.echo(f"  API key:  {key}" if key == DEFAULT_KEY else "  API key:  (as given)")
-        click.echo("  Ctrl-C to stop", err=False)
+        click.echo("  Ctrl-C to stop")
         sys.stdout.flush()
 
-    try:
-        _guarded(lambda: serve(options, host, port, announce))
-    except OSError as exc:
-        click.echo(f"kelviq-import: error: cannot listen on {host}:{port} ({exc.strerror})", err=True)
-        sys.exit(2)
+    def go() -> None:
+        try:
+            serve(options, host, port, announce)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port} ({exc.strerror or exc})") from None
+
+    _guarded(go)

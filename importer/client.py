@@ -121,11 +121,13 @@ class KelviqClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep | None = None,
         on_retry: Callable[[str, float], None] | None = None,
+        on_request: Callable[[], None] | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._retry = retry or RetryPolicy()
         self._sleep = sleep or asyncio.sleep
         self._on_retry = on_retry
+        self._on_request = on_request
         self._limiter = AsyncLimiter(1, 1.0 / rate) if rate else None
         if transport is None:
             # httpcore writes headers and body separately; without TCP_NODELAY, Nagle's
@@ -227,6 +229,8 @@ class KelviqClient:
     ) -> httpx.Response:
         if self._limiter is not None:
             await self._limiter.acquire()
+        if self._on_request is not None:
+            self._on_request()
         try:
             response = await self._client.request(method, path, json=body, params=params)
         except httpx.TimeoutException as exc:

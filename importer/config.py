@@ -14,6 +14,7 @@ __all__ = ["ImportConfig", "PRODUCTION_URL", "SANDBOX_URL"]
 PRODUCTION_URL = "https://api.kelviq.com/api/v1"
 SANDBOX_URL = "https://sandboxapi.kelviq.com/api/v1"
 _LOOPBACK = {"localhost", "127.0.0.1", "::1"}
+MODES = ("create", "upsert", "update")
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,13 @@ class ImportConfig:
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     report_dir: Path | None = None  # None: ./kelviq-import-reports/<UTC timestamp>/
     dry_run: bool = False
+    mode: str = "upsert"  # create: POST only; upsert: POST new, PATCH known; update: PATCH only
+    on_conflict: str = "failed"  # create mode: what a 409 (already exists) counts as
+    state: Path | None = None  # the journal; None: derived from base_url (see state.py)
+    use_state: bool = True  # False: no journal, every row is sent
+    full: bool = False  # ignore the journal's "unchanged", send every row (still records)
+    max_failures: int | None = None  # abort once more rows than this have failed
+    max_failure_rate: float | None = None  # abort once this share of sent rows has failed
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:
@@ -41,6 +49,18 @@ class ImportConfig:
             raise UsageError("--rate must be a positive number of requests per second")
         if self.timeout <= 0:
             raise UsageError("--timeout must be positive")
+        if self.mode not in MODES:
+            raise UsageError(f"--mode must be one of {', '.join(MODES)}")
+        if self.on_conflict not in ("failed", "unchanged"):
+            raise UsageError("--on-conflict must be failed or unchanged")
+        if self.on_conflict != "failed" and self.mode != "create":
+            raise UsageError("--on-conflict applies to --mode create only")
+        if self.max_failures is not None and self.max_failures < 0:
+            raise UsageError("--max-failures must be 0 or more")
+        if self.max_failure_rate is not None and not 0 < self.max_failure_rate <= 1:
+            raise UsageError("--max-failure-rate must be a share between 0 and 1, such as 0.05")
+        if self.full and not self.use_state:
+            raise UsageError("--full and --no-state contradict each other: --full still records")
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise UsageError(f"--base-url {self.base_url!r} is not an http(s) URL")

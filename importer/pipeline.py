@@ -10,19 +10,21 @@ from __future__ import annotations
 import array
 import asyncio
 import datetime as dt
+import signal
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 
-from .client import KelviqClient, Sleep
+from .client import KelviqClient, Outcome, Sleep
 from .config import ImportConfig
 from .errors import AuthenticationError, ImporterError, RunAborted
 from .mapping import Mapped, Mapping, RowMapper, load_mapping
 from .readers import Table, open_table
 from .report import Reporter, RowResult, Summary, default_report_dir, file_sha256
+from .state import Journal, JournalEntry, default_state_path, payload_hash
 
 __all__ = ["run_import", "prepare", "Prepared"]
 
@@ -101,12 +103,24 @@ def _scan_ids(table: Table, mapper: RowMapper) -> tuple[int, dict[int, list[int]
     return count, found
 
 
+FAILURE_RATE_MIN_ROWS = 20  # a failure rate means little before this many rows were sent
+
+
 @dataclass
 class _RunState:
     abort: ImporterError | None = None
-    sent: int = 0
+    stop_signal: int | None = None
+    requests: int = 0
     retries: int = 0
-    events: list[str] = field(default_factory=list)
+    sent_rows: int = 0
+    failed_rows: int = 0
+
+    def not_sent_reason(self) -> str | None:
+        if self.stop_signal is not None:
+            return f"not sent: interrupted by {signal.Signals(self.stop_signal).name}"
+        if self.abort is not None:
+            return f"not sent: run aborted: {self.abort}"
+        return None
 
 
 def run_import(
@@ -119,10 +133,29 @@ def run_import(
 ) -> Summary:
     """Import ``config.input`` and write the report; returns the Summary.
 
-    Raises InputError/UsageError before anything is sent. A run that stops early (refused
-    key) still writes a full report and returns a Summary whose ``aborted`` says why.
+    Raises InputError/UsageError before anything is sent, and RunAborted when another run
+    holds the journal. A run that stops early (refused key, error budget, SIGINT/SIGTERM)
+    still writes a full report and returns a Summary whose ``aborted`` says why.
     """
     prepared = prepared or prepare(config)
+    journal = None
+    if config.use_state and not config.dry_run:
+        journal = Journal.open(config.state or default_state_path(config.base_url), base_url=config.base_url)
+    try:
+        return _run(config, prepared, journal, transport, sleep, on_result)
+    finally:
+        if journal is not None:
+            journal.close()
+
+
+def _run(
+    config: ImportConfig,
+    prepared: Prepared,
+    journal: Journal | None,
+    transport: httpx.AsyncBaseTransport | None,
+    sleep: Sleep | None,
+    on_result: OnResult | None,
+) -> Summary:
     report_dir = config.report_dir or default_report_dir()
     reporter = Reporter(report_dir, prepared.table.columns)
     started = dt.datetime.now(dt.UTC)
@@ -130,12 +163,14 @@ def run_import(
     state = _RunState()
     aborted: str | None = None
     try:
-        asyncio.run(_pipeline(config, prepared, reporter, state, transport, sleep, on_result))
+        asyncio.run(_pipeline(config, prepared, journal, reporter, state, transport, sleep, on_result))
     except KeyboardInterrupt:
         aborted = "interrupted"
         raise
     finally:
-        if state.abort is not None:
+        if state.stop_signal is not None:
+            aborted = f"interrupted by {signal.Signals(state.stop_signal).name}"
+        elif state.abort is not None:
             aborted = str(state.abort)
         elapsed = time.perf_counter() - t0
         summary = Summary(
@@ -151,9 +186,12 @@ def run_import(
             rows_per_second=round(reporter.total / elapsed, 1) if elapsed > 0 else 0.0,
             report_dir=str(report_dir),
             aborted=aborted,
+            signal=state.stop_signal,
             mapping=prepared.mapping.describe(),
             extra={
-                "requests_sent": state.sent,
+                "mode": config.mode,
+                "journal": str(journal.path) if journal is not None else None,
+                "requests": state.requests,
                 "retries": state.retries,
                 "sheet": prepared.table.sheet,
                 "encoding": prepared.table.encoding,
@@ -164,9 +202,13 @@ def run_import(
     return summary
 
 
+_Work = tuple[Mapped, "JournalEntry | None", bytes]
+
+
 async def _pipeline(
     config: ImportConfig,
     prepared: Prepared,
+    journal: Journal | None,
     reporter: Reporter,
     state: _RunState,
     transport: httpx.AsyncBaseTransport | None,
@@ -186,6 +228,9 @@ async def _pipeline(
     def on_retry(reason: str, wait: float) -> None:
         state.retries += 1
 
+    def on_request() -> None:
+        state.requests += 1
+
     api = KelviqClient(
         config.base_url,
         config.api_key,
@@ -196,63 +241,184 @@ async def _pipeline(
         transport=transport,
         sleep=sleep,
         on_retry=on_retry,
+        on_request=on_request,
     )
-    async with api:
-        try:
-            state.sent += 1
-            await api.check_credentials()
-        except AuthenticationError as exc:
-            state.abort = exc
-        queue: asyncio.Queue[Mapped | None] = asyncio.Queue(maxsize=config.concurrency * 4)
+    restore = _catch_stop_signals(state)
+    try:
+        async with api:
+            await _drive(config, prepared, journal, api, state, emit)
+    finally:
+        restore()
 
-        async def worker() -> None:
-            while (item := await queue.get()) is not None:
-                assert item.payload is not None
-                if state.abort is not None:
-                    emit(_unsent(item, "failed", f"not sent: run aborted: {state.abort}"))
-                    continue
-                try:
-                    outcome = await api.create(item.payload)
-                except AuthenticationError as exc:
-                    state.abort = state.abort or exc
-                    emit(
-                        RowResult(
-                            item.row, item.customer_id, "failed", exc.status, None, 1, str(exc), item.cells
-                        )
-                    )
-                    continue
-                finally:
-                    state.sent += 1
+
+async def _drive(
+    config: ImportConfig,
+    prepared: Prepared,
+    journal: Journal | None,
+    api: KelviqClient,
+    state: _RunState,
+    emit: OnResult,
+) -> None:
+    try:
+        await api.check_credentials()
+    except AuthenticationError as exc:
+        state.abort = exc
+    queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=config.concurrency * 4)
+    deliver = _Delivery(config, api, journal)
+
+    def count(result: RowResult) -> None:
+        state.sent_rows += 1
+        if result.status == "failed":
+            state.failed_rows += 1
+            if state.abort is None:
+                state.abort = _budget_exceeded(config, state)
+
+    async def worker() -> None:
+        while (work := await queue.get()) is not None:
+            item, known, digest = work
+            reason = state.not_sent_reason()
+            if reason is not None:
+                emit(_unsent(item, "failed", reason))
+                continue
+            try:
+                result = await deliver(item, known, digest)
+            except AuthenticationError as exc:
+                state.abort = state.abort or exc
+                result = RowResult(
+                    item.row, item.customer_id, "failed", exc.status, None, 1, str(exc), item.cells
+                )
+            count(result)
+            emit(result)
+
+    workers = [asyncio.create_task(worker()) for _ in range(config.concurrency)]
+    try:
+        for item in prepared.mapped():
+            if item.payload is None:
+                emit(_invalid(item))
+                continue
+            reason = state.not_sent_reason()
+            if reason is not None and queue.empty():
+                emit(_unsent(item, "failed", reason))
+                continue
+            digest = payload_hash(item.payload)
+            known = journal.get(item.customer_id) if journal is not None else None
+            if known is not None and known.payload_hash == digest and not config.full:
                 emit(
                     RowResult(
-                        item.row,
-                        item.customer_id,
-                        "created" if outcome.ok else "failed",
-                        outcome.http_status,
-                        outcome.kelviq_id,
-                        outcome.attempts,
-                        outcome.error,
-                        item.cells,
+                        item.row, item.customer_id, "unchanged", None, known.kelviq_id, 0, None, item.cells
                     )
                 )
+                continue
+            await queue.put((item, known, digest))
+        for _ in workers:
+            await queue.put(None)
+        await asyncio.gather(*workers)
+    finally:
+        for task in workers:
+            task.cancel()
 
-        workers = [asyncio.create_task(worker()) for _ in range(config.concurrency)]
+
+def _budget_exceeded(config: ImportConfig, state: _RunState) -> RunAborted | None:
+    failed, sent = state.failed_rows, state.sent_rows
+    if config.max_failures is not None and failed > config.max_failures:
+        return RunAborted(
+            f"error budget exhausted: {failed} rows failed (--max-failures {config.max_failures})"
+        )
+    rate = config.max_failure_rate
+    if rate is not None and sent >= FAILURE_RATE_MIN_ROWS and failed / sent > rate:
+        return RunAborted(
+            f"error budget exhausted: {failed} of {sent} rows sent failed "
+            f"({failed / sent:.0%} > --max-failure-rate {rate:g})"
+        )
+    return None
+
+
+class _Delivery:
+    """One row's conversation with the API under the chosen mode, and the journal entry after."""
+
+    def __init__(self, config: ImportConfig, api: KelviqClient, journal: Journal | None) -> None:
+        self.mode = config.mode
+        self.on_conflict = config.on_conflict
+        self.api = api
+        self.journal = journal
+
+    async def __call__(self, item: Mapped, known: JournalEntry | None, digest: bytes) -> RowResult:
+        assert item.payload is not None
+        cid, payload = item.customer_id, item.payload
+        attempts = 0
+
+        def result(status: str, outcome: Outcome, error: str | None = None) -> RowResult:
+            kelviq_id = outcome.kelviq_id or (known.kelviq_id if known else None)
+            if status in ("created", "updated") and self.journal is not None:
+                self.journal.record(cid, digest, kelviq_id)
+            return RowResult(
+                item.row,
+                cid,
+                status,
+                outcome.http_status,
+                kelviq_id,
+                attempts,
+                error if error is not None else outcome.error,
+                item.cells,
+            )
+
+        if self.mode == "update" or (self.mode == "upsert" and known is not None):
+            outcome = await self.api.update(cid, payload)
+            attempts += outcome.attempts
+            if outcome.ok:
+                return result("updated", outcome)
+            if not (outcome.http_status == 404 and self.mode == "upsert"):
+                if outcome.http_status == 404:
+                    return result("failed", outcome, f"404 no customer {cid!r} in kelviq (--mode update)")
+                return result("failed", outcome)
+            # The journal knew it, the API does not (deleted since): create it again.
+            if self.journal is not None:
+                self.journal.forget(cid)
+            known = None
+        outcome = await self.api.create(payload)
+        attempts += outcome.attempts
+        if outcome.ok:
+            return result("created", outcome)
+        if outcome.http_status != 409:
+            return result("failed", outcome)
+        if self.mode == "upsert":
+            outcome = await self.api.update(cid, payload)
+            attempts += outcome.attempts
+            return result("updated" if outcome.ok else "failed", outcome)
+        if outcome.attempts > 1:
+            # An earlier attempt of this very request reached the API before its answer was
+            # lost: the customer exists because we created it.
+            return result("created", outcome, "")
+        if self.on_conflict == "unchanged":
+            return result("unchanged", outcome, "already exists in kelviq; left as it is")
+        return result("failed", outcome, f"409 customer {cid!r} already exists in kelviq (--mode create)")
+
+
+def _catch_stop_signals(state: _RunState) -> Callable[[], None]:
+    """First SIGINT/SIGTERM: stop sending, finish what is in flight, write the report.
+    A second one: the default action (immediate stop)."""
+    loop = asyncio.get_running_loop()
+    installed: list[int] = []
+
+    def stop(signum: int) -> None:
+        if state.stop_signal is None:
+            state.stop_signal = signum
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+        installed.clear()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
         try:
-            for item in prepared.mapped():
-                if item.payload is None:
-                    emit(_invalid(item))
-                elif state.abort is not None and queue.empty():
-                    emit(_unsent(item, "failed", f"not sent: run aborted: {state.abort}"))
-                else:
-                    await queue.put(item)
-            for _ in workers:
-                await queue.put(None)
-            await asyncio.gather(*workers)
-        finally:
-            for task in workers:
-                task.cancel()
-    if state.abort is not None and not isinstance(state.abort, RunAborted):
-        raise state.abort
+            loop.add_signal_handler(sig, stop, sig)
+        except (NotImplementedError, RuntimeError, ValueError):
+            continue  # not the main thread (embedded use): leave signals to the host
+        installed.append(sig)
+
+    def restore() -> None:
+        for sig in installed:
+            loop.remove_signal_handler(sig)
+
+    return restore
 
 
 def _invalid(item: Mapped) -> RowResult:

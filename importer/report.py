@@ -51,11 +51,14 @@ class Summary:
     rows_per_second: float
     report_dir: str
     aborted: str | None = None
+    signal: int | None = None
     mapping: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def exit_code(self) -> int:
+        if self.signal is not None:
+            return 128 + self.signal
         if self.aborted:
             return 3
         bad = self.counts.get("invalid", 0) + self.counts.get("failed", 0)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import math
 import random
 import re
@@ -44,11 +45,21 @@ class SandboxOptions:
     latency_ms: float = 0.0
     rate_limit: float | None = None  # requests per second before answering 429
     fault_rate: float = 0.0  # share of write requests answered 500 or 503
+    lose_response_rate: float = 0.0  # share of successful writes whose answer is never sent
     seed: int | None = None
 
 
 class _Invalid(Exception):
     pass
+
+
+class _LoseResponse(Exception):
+    """The write is committed, then the connection is dropped before the answer."""
+
+
+class _QuietLostResponses(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not (record.exc_info and isinstance(record.exc_info[1], _LoseResponse))
 
 
 @dataclass
@@ -83,6 +94,19 @@ class SandboxApp:
             if not message.get("more_body"):
                 break
         status, payload, headers = await self._handle(scope, body)
+        lose = (
+            status in (200, 201)
+            and scope["method"] in ("POST", "PATCH")
+            and self.options.lose_response_rate
+            and self._random.random() < self.options.lose_response_rate
+        )
+        if lose:
+            self.requests["lost"] += 1
+            # Start an answer and die: the client sees a dropped connection, not a status.
+            await send(
+                {"type": "http.response.start", "status": status, "headers": [(b"content-length", b"1000")]}
+            )
+            raise _LoseResponse()
         raw = json.dumps(payload).encode()
         await send(
             {
@@ -309,6 +333,8 @@ class SandboxServer:
         self.port = self._sock.getsockname()[1]
         self._thread: threading.Thread | None = None
         self._server: Any = None
+
+        logging.getLogger("uvicorn.error").addFilter(_QuietLostResponses())
 
     @property
     def base_url(self) -> str:

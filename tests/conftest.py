@@ -15,6 +15,12 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 SPEC = Path(__file__).parent / "data" / "kelviq-customers-openapi.json"
 
 
+@pytest.fixture(autouse=True)
+def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Journals go to a fresh directory per test, never to the real ~/.local/state."""
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
 @pytest.fixture
 def sandbox() -> Iterator[SandboxServer]:
     with SandboxServer(SandboxOptions(seed=1)) as server:

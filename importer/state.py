@@ -1,0 +1,137 @@
+"""The state journal: what the API last accepted for each customerId, so re-runs send only changes.
+
+One SQLite file (WAL) per API base URL, under the user's state directory unless ``--state``
+names one. Each success is committed as soon as the API confirms it, so a run killed at any
+instant loses at most the answers that were in flight; those customers show up as 409 on the
+next run and are reconciled, never created twice. A lock file beside the journal keeps two
+runs from working on it at once; the OS releases it when the process dies, even by SIGKILL.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import urlsplit
+
+from .errors import InputError, RunAborted
+
+__all__ = ["Journal", "JournalEntry", "default_state_path", "payload_hash"]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS customers (
+    customer_id  TEXT PRIMARY KEY,
+    payload_hash BLOB NOT NULL,
+    kelviq_id    TEXT,
+    updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+def payload_hash(payload: dict[str, Any]) -> bytes:
+    """A stable digest of what would be sent: key order and spacing do not matter."""
+    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.blake2b(canonical.encode(), digest_size=16).digest()
+
+
+def default_state_path(base_url: str) -> Path:
+    """``$XDG_STATE_HOME/kelviq-import/<host>_<port>_<path>.sqlite3`` (one journal per API)."""
+    root = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    parts = urlsplit(base_url)
+    slug = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{parts.hostname}_{parts.port or ''}{parts.path}").strip("_")
+    return root / "kelviq-import" / f"{slug}.sqlite3"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalEntry:
+    payload_hash: bytes
+    kelviq_id: str | None
+
+
+class Journal:
+    """Open with ``Journal.open(path)``; a context manager that holds the lock while open."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, lock: IO[str]) -> None:
+        self.path = path
+        self._conn = conn
+        self._lock = lock
+
+    @classmethod
+    def open(cls, path: Path, *, base_url: str) -> Journal:
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = open(f"{path}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held while open
+        except OSError as exc:
+            raise InputError(f"--state {path}: cannot be created ({exc.strerror or exc})") from None
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            lock.close()
+            raise RunAborted(
+                f"another kelviq-import run ({holder}) is using the journal {path}; "
+                "wait for it to finish or pass a different --state"
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}")
+        lock.flush()
+        try:
+            conn = sqlite3.connect(path, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE key = 'base_url'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta VALUES ('base_url', ?)", (base_url,))
+            elif row[0] != base_url:
+                raise InputError(
+                    f"--state {path} is the journal of {row[0]}, not {base_url}; use one journal per API"
+                )
+        except sqlite3.DatabaseError as exc:
+            lock.close()
+            raise InputError(f"--state {path}: not a usable journal ({exc})") from None
+        except InputError:
+            lock.close()
+            raise
+        return cls(path, conn, lock)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._conn.close()
+        self._lock.close()  # releases the flock
+
+    def get(self, customer_id: str) -> JournalEntry | None:
+        row = self._conn.execute(
+            "SELECT payload_hash, kelviq_id FROM customers WHERE customer_id = ?", (customer_id,)
+        ).fetchone()
+        return JournalEntry(row[0], row[1]) if row else None
+
+    def record(self, customer_id: str, digest: bytes, kelviq_id: str | None) -> None:
+        """Remember an accepted payload; committed at once (WAL keeps this cheap)."""
+        self._conn.execute(
+            "INSERT INTO customers (customer_id, payload_hash, kelviq_id) VALUES (?, ?, ?) "
+            "ON CONFLICT (customer_id) DO UPDATE SET payload_hash = excluded.payload_hash, "
+            "kelviq_id = COALESCE(excluded.kelviq_id, customers.kelviq_id), "
+            "updated_at = excluded.updated_at",
+            (customer_id, digest, kelviq_id),
+        )
+
+    def forget(self, customer_id: str) -> None:
+        self._conn.execute("DELETE FROM customers WHERE customer_id = ?", (customer_id,))
+
+    def __len__(self) -> int:
+        return int(self._conn.execute("SELECT count(*) FROM customers").fetchone()[0])
