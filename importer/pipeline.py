@@ -259,11 +259,20 @@ async def _drive(
     state: _RunState,
     emit: OnResult,
 ) -> None:
-    try:
-        await api.check_credentials()
-    except AuthenticationError as exc:
-        state.abort = exc
     queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=config.concurrency * 4)
+    checked = False
+
+    async def check_key_once() -> None:
+        # Before the first row that needs a request, not before the run: a re-run where
+        # nothing changed costs no request at all, and a refused key still sends no row.
+        nonlocal checked
+        if not checked:
+            checked = True
+            try:
+                await api.check_credentials()
+            except AuthenticationError as exc:
+                state.abort = exc
+
     deliver = _Delivery(config, api, journal)
 
     def count(result: RowResult) -> None:
@@ -308,6 +317,10 @@ async def _drive(
                         item.row, item.customer_id, "unchanged", None, known.kelviq_id, 0, None, item.cells
                     )
                 )
+                continue
+            await check_key_once()
+            if state.abort is not None:
+                emit(_unsent(item, "failed", f"not sent: run aborted: {state.abort}"))
                 continue
             await queue.put((item, known, digest))
         for _ in workers:

@@ -16,6 +16,8 @@ import math
 import random
 import re
 import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -25,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qs, unquote
 
-__all__ = ["SandboxOptions", "SandboxApp", "SandboxServer", "DEFAULT_KEY", "serve"]
+__all__ = ["SandboxOptions", "SandboxApp", "SandboxProcess", "SandboxServer", "DEFAULT_KEY", "serve"]
 
 DEFAULT_KEY = "sandbox-demo-key"
 PREFIX = "/api/v1"
@@ -163,13 +165,22 @@ class SandboxApp:
 
     def _control(self, method: str, path: str) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
         if path == "/_sandbox/stats":
-            return 200, {"customers": len(self.customers), "requests": dict(self.requests)}, []
+            return 200, self.stats(), []
+        if path == "/_sandbox/customers":
+            return 200, self.customers, []
         if path == "/_sandbox/reset" and method == "POST":
             self.customers.clear()
             self.requests.clear()
             self.creates_by_id.clear()
             return 200, {"ok": True}, []
         return 404, {"detail": "Not found."}, []
+
+    def stats(self) -> dict[str, Any]:
+        return {
+            "customers": len(self.customers),
+            "requests": dict(self.requests),
+            "most_creates_of_one_customer": max(self.creates_by_id.values(), default=0),
+        }
 
     def _authorised(self, scope: Scope) -> bool:
         for name, value in scope["headers"]:
@@ -329,6 +340,7 @@ class SandboxServer:
         self._sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind((host, port))
+        self._sock.listen(2048)  # from now on connections queue, even before uvicorn accepts
         self.host = host
         self.port = self._sock.getsockname()[1]
         self._thread: threading.Thread | None = None
@@ -377,6 +389,55 @@ class SandboxServer:
         if self._thread is not None:
             self._thread.join(10)
         self._sock.close()
+
+
+class SandboxProcess:
+    """The sandbox in a process of its own (its own GIL), for load and crash tests.
+
+    Its state is read over HTTP: ``stats()`` and ``customers()``.
+    """
+
+    def __init__(self, *args: str) -> None:
+        self._args = args
+        self.base_url = ""
+        self._proc: subprocess.Popen[str] | None = None
+
+    def __enter__(self) -> SandboxProcess:
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "importer", "sandbox", "--port", "0", *self._args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self._proc.stdout is not None
+        for line in self._proc.stdout:
+            if line.startswith("  base URL: "):
+                self.base_url = line.split(": ", 1)[1].strip()
+                break
+        if not self.base_url:
+            self.__exit__()
+            raise RuntimeError("the sandbox process did not start")
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._proc is not None:
+            self._proc.terminate()
+            self._proc.wait(10)
+            if self._proc.stdout is not None:
+                self._proc.stdout.close()
+
+    def _get(self, path: str) -> Any:
+        import urllib.request
+
+        root = self.base_url[: -len(PREFIX)]
+        with urllib.request.urlopen(root + path, timeout=30) as response:
+            return json.loads(response.read())
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self._get("/_sandbox/stats"))
+
+    def customers(self) -> dict[str, dict[str, Any]]:
+        return dict(self._get("/_sandbox/customers"))
 
 
 def serve(options: SandboxOptions, host: str, port: int, announce: Callable[[str], None]) -> None:
