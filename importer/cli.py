@@ -1,6 +1,6 @@
 """The ``kelviq-import`` command: options in, a config to the library, errors out as exit codes.
 
-Heavy imports (pandas, httpx) happen inside the commands so ``--help`` stays instant.
+Heavy imports (httpx, numpy, calamine) happen inside the commands so ``--help`` stays instant.
 """
 
 from __future__ import annotations
