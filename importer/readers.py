@@ -139,7 +139,9 @@ def _open_csv(
         try:
             encoding = codecs.lookup(encoding).name
         except LookupError:
-            raise InputError(f"--encoding {encoding!r}: unknown encoding (try utf-8, cp1252, latin-1)") from None
+            raise InputError(
+                f"--encoding {encoding!r}: unknown encoding (try utf-8, cp1252, latin-1)"
+            ) from None
         if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8):
             encoding = "utf-8-sig"
     encoding = encoding or _detect_encoding(head)
@@ -192,7 +194,8 @@ def _header_columns(path: Path, header: list[str], line: int) -> tuple[str, ...]
     for i, name in enumerate(columns):
         if not name:
             raise InputError(
-                f"{path}: line {line}: column {i + 1} of the header has no name; name it or use --header-row N"
+                f"{path}: line {line}: column {i + 1} of the header has no name; "
+                "name it or use --header-row N"
             )
         key = name.casefold()
         if key in seen:
@@ -267,7 +270,9 @@ def _csv_rows(table: Table) -> Iterator[SourceRow]:
             f"{path}: not valid {table.encoding} at {where}; {_encoding_hint(table)}"
         ) from None
     except csv.Error as exc:
-        raise InputError(f"{path}: line {last + 1}: cannot be parsed as CSV ({exc}); an unclosed quote?") from None
+        raise InputError(
+            f"{path}: line {last + 1}: cannot be parsed as CSV ({exc}); an unclosed quote?"
+        ) from None
     except (OSError, EOFError) as exc:
         raise InputError(f"{path}: cannot be read ({exc})") from None
 

@@ -100,7 +100,8 @@ def test_utf8_bom_and_utf16_are_read(tmp_path: Path) -> None:
 def test_invalid_utf8_is_a_clear_error_naming_the_offset(tmp_path: Path) -> None:
     path = tmp_path / "cp1252.csv"
     path.write_bytes("id,name\n1,Müller\n".encode("cp1252") + b"2,x\n" * 10)
-    with pytest.raises(InputError, match=r"cp1252.csv: not valid utf-8 at byte offset 11 \(line 2\); ") as info:
+    expected = r"cp1252.csv: not valid utf-8 at byte offset 11 \(line 2\); "
+    with pytest.raises(InputError, match=expected) as info:
         open_table(path)
     assert "--encoding" in str(info.value)
     assert rows(path, encoding="cp1252")[0][1] == ("1", "Müller")
@@ -143,7 +144,8 @@ def test_utf16_with_tabs_as_excel_unicode_text_writes_it(tmp_path: Path) -> None
 
 
 def test_duplicate_and_blank_header_names_are_input_errors(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"d.csv: line 1: columns 2 \('Email'\) and 3 \('email'\) of the header have the same name"):
+    same = r"d.csv: line 1: columns 2 \('Email'\) and 3 \('email'\) of the header have the same name"
+    with pytest.raises(InputError, match=same):
         open_table(write(tmp_path / "d.csv", "id,Email,email\n1,a,b\n"))
     with pytest.raises(InputError, match=r"b.csv: line 1: column 2 of the header has no name"):
         open_table(write(tmp_path / "b.csv", "id,,name\n1,a,b\n"))
@@ -154,7 +156,10 @@ def test_an_unclosed_quote_is_reported_not_swallowed_silently(tmp_path: Path) ->
     [(row, cells, problem)] = rows(path)
     # The rest of the file became one field: the record is reported with all it swallowed.
     assert row == 2 and cells[1].endswith("3,c\n")
-    assert problem == "a quoted field runs from line 2 to line 13 and holds 11 lines that look like records: an unclosed quote?"
+    assert problem == (
+        "a quoted field runs from line 2 to line 13 and holds 11 lines that look like records: "
+        "an unclosed quote?"
+    )
     legit = write(tmp_path / "ok.csv", 'id,address\n1,"1 Main St\nApt 2"\n')
     assert rows(legit)[0][2] is None
 
