@@ -154,7 +154,7 @@ def _open_csv(
             line = head[: exc.start].count(b"\n") + 1
             raise InputError(
                 f"{path}: not valid {encoding} at byte offset {exc.start} (line {line}); "
-                f"{_encoding_hint(table)}"
+                f"{_encoding_hint(table, exc.start)}"
             ) from None
         sample = head[: exc.start].decode(encoding)
     if sample.startswith("\ufeff"):
@@ -267,7 +267,7 @@ def _csv_rows(table: Table) -> Iterator[SourceRow]:
         offset, line = _first_bad_byte(table)
         where = f"byte offset {offset} (line {line})" if offset is not None else exc.reason
         raise InputError(
-            f"{path}: not valid {table.encoding} at {where}; {_encoding_hint(table)}"
+            f"{path}: not valid {table.encoding} at {where}; {_encoding_hint(table, offset)}"
         ) from None
     except csv.Error as exc:
         raise InputError(
@@ -304,20 +304,41 @@ def _first_bad_byte(table: Table) -> tuple[int | None, int]:
     return None, lines + 1
 
 
-def _encoding_hint(table: Table) -> str:
-    """What to do next; charset-normalizer's guess is offered as a hint, never applied."""
+def _encoding_hint(table: Table, offset: int | None = None) -> str:
+    """What to do next. charset-normalizer's guess is a hint, never applied: it often calls
+    Western cp1252 exports cp1250, so cp1252 is offered first whenever it decodes the bytes."""
     try:
         from charset_normalizer import from_bytes
 
         with _open_binary(table) as raw:
-            best = from_bytes(raw.read(1 << 20)).best()
-        guess = best.encoding if best is not None else None
+            head = raw.read(1 << 20)
+            if offset is not None and offset >= len(head) - 64:
+                raw.seek(max(0, offset - 64))
+                head = raw.read(1 << 16)
+                offset = min(offset, 64)
+        best = from_bytes(head).best()
+        guesses = [best.encoding] if best is not None else []
     except Exception:  # a hint must never be the reason a run fails
-        guess = None
-    if guess and codecs.lookup(guess).name != codecs.lookup(table.encoding or "utf-8").name:
-        name = {"latin_1": "latin-1", "utf_16": "utf-16"}.get(guess, guess)
-        return f"it looks like {name}: if so, run again with --encoding {name}"
-    return "state the file's encoding with --encoding (for example cp1252)"
+        return "state the file's encoding with --encoding (for example cp1252)"
+    names = []
+    for name in ["cp1252", *guesses]:
+        try:
+            head.decode(name)
+        except (UnicodeDecodeError, LookupError):
+            continue
+        name = codecs.lookup(name).name.replace("_", "-").replace("iso8859-1", "latin-1")
+        if name not in names and name != codecs.lookup(table.encoding or "utf-8").name:
+            names.append(name)
+    if not names:
+        return "state the file's encoding with --encoding (for example cp1252)"
+    shown = ""
+    if offset is not None:
+        line_start = head.rfind(b"\n", 0, offset) + 1
+        line_end = head.find(b"\n", offset)
+        snippet = head[line_start : line_end if line_end != -1 else offset + 40][:80]
+        shown = f" (that line reads {snippet.decode(names[0], errors='replace').strip()!r} in {names[0]})"
+    others = f" or {', '.join(names[1:])}" if names[1:] else ""
+    return f"it looks like {names[0]}{others}{shown}: run again with --encoding {names[0]}"
 
 
 # --- Excel -----------------------------------------------------------------------------------

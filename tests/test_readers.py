@@ -118,6 +118,8 @@ def test_bad_bytes_deep_in_the_file_are_named_by_offset_and_line(tmp_path: Path)
         list(table.rows())
     offset = len(good.encode()) + len("99999,Fran")
     assert f"late.csv: not valid utf-8 at byte offset {offset} (line 10002); " in str(info.value)
+    # The hint shows the broken line as the suggested encoding reads it, so a person can judge.
+    assert "reads '99999,François Lefèvre' in cp1252): run again with --encoding cp1252" in str(info.value)
     assert rows(path, encoding="cp1252")[-1][1] == ("99999", "François Lefèvre")
 
 
