@@ -1,8 +1,10 @@
 """Turn input rows into kelviq customer payloads: ``SourceRow -> payload | problem``.
 
-A ``Mapping`` says which column feeds which kelviq field. It comes from a TOML mapping file or
-is guessed from the header with common synonyms. ``Mapping.compile(columns)`` checks it
-against the file's header once and returns a ``RowMapper`` that does the per-row work.
+A ``Mapping`` says how each kelviq field is made from the row: a column, a template over
+columns (``"{First Name} {Last Name}"``), then transforms and a default. It comes from a TOML
+mapping file or is guessed from the header with common synonyms. ``Mapping.compile(columns)``
+checks it against the file's header once and returns a ``RowMapper`` that does the per-row
+work. Mapping never raises for a row: a row becomes a payload or a problem.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from .countries import to_alpha2
 from .errors import InputError
 from .readers import SourceRow
 
-__all__ = ["Mapping", "Mapped", "RowMapper", "ADDRESS_FIELDS", "load_mapping"]
+__all__ = ["ADDRESS_FIELDS", "TRANSFORMS", "FieldSpec", "Mapped", "Mapping", "RowMapper", "load_mapping"]
 
 ADDRESS_FIELDS = ("line1", "line2", "city", "state", "postalCode", "country")
 TOP_FIELDS = ("customerId", "email", "name")
@@ -80,87 +82,206 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
 
 # A pragmatic check, not RFC 5322: one @, no spaces, a dot in the domain, no empty labels.
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+_PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
+_COUNTRY_HELP = "use an ISO 3166-1 alpha-2 code such as DE or US"
 
 
 def _norm(header: str) -> str:
     return re.sub(r"[^0-9a-z]", "", header.lower())
 
 
+def metadata_key(column: str) -> str:
+    """``"Signup Date"`` -> ``"signup_date"``: the key an unmapped column gets in metadata."""
+    key = re.sub(r"[^0-9a-zA-Z]+", "_", column).strip("_").lower()
+    return key or "column"
+
+
+def _collapse(value: str) -> str:
+    return " ".join(value.split())
+
+
+# Transforms a mapping file may name, applied in the order written. "country" turns a name or
+# code into ISO 3166-1 alpha-2 and makes an unknown country a row problem.
+TRANSFORMS: dict[str, Any] = {
+    "trim": str.strip,
+    "lower": str.lower,
+    "upper": str.upper,
+    "title": str.title,
+    "collapse_spaces": _collapse,
+    "digits": lambda v: re.sub(r"\D", "", v),
+    "country": None,  # handled by the mapper: it can fail
+}
+
+
+@dataclass(frozen=True)
+class FieldSpec:
+    """How one value is made: literal text and column references, then transforms, default.
+
+    ``parts`` is a sequence of (text, is_column). A plain column is one part; a template
+    ``"{First Name} {Last Name}"`` is three. Empty columns leave no stray spaces behind.
+    """
+
+    parts: tuple[tuple[str, bool], ...]
+    transforms: tuple[str, ...] = ()
+    default: str | None = None
+
+    @classmethod
+    def column(cls, name: str) -> FieldSpec:
+        return cls(((name, True),))
+
+    @classmethod
+    def joined(cls, names: tuple[str, ...] | list[str]) -> FieldSpec:
+        parts: list[tuple[str, bool]] = []
+        for i, name in enumerate(names):
+            if i:
+                parts.append((" ", False))
+            parts.append((name, True))
+        return cls(tuple(parts))
+
+    @classmethod
+    def template(cls, text: str) -> FieldSpec:
+        """``"{A} {B}"`` -> parts; ``{{`` and ``}}`` are literal braces; no braces: a column."""
+        if "{" not in text and "}" not in text:
+            return cls.column(text)
+        parts: list[tuple[str, bool]] = []
+        pos = 0
+        for m in _PLACEHOLDER.finditer(text):
+            if m.start() > pos:
+                parts.append((text[pos : m.start()], False))
+            if m.group(1) is None:
+                parts.append((m.group(0)[0], False))
+            else:
+                if not m.group(1).strip():
+                    raise ValueError(f"empty placeholder {{}} in template {text!r}")
+                parts.append((m.group(1), True))
+            pos = m.end()
+        if pos < len(text):
+            parts.append((text[pos:], False))
+        if any(("{" in t or "}" in t) and not c and t not in "{}" for t, c in parts):
+            raise ValueError(f"unbalanced brace in template {text!r}")
+        return cls(tuple(parts))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(t for t, is_col in self.parts if is_col)
+
+    def describe(self) -> str:
+        cols = self.columns
+        if len(self.parts) == 1 and cols:
+            text = cols[0]
+        else:
+            text = "".join("{" + t + "}" if c else t for t, c in self.parts)
+        if self.transforms:
+            text += " | " + " | ".join(self.transforms)
+        if self.default is not None:
+            text += f" (default {self.default!r})"
+        return text
+
+
 @dataclass(frozen=True)
 class Mapping:
-    """Target field -> source column(s). ``name`` may join several columns with a space."""
+    """Target field -> FieldSpec, metadata key -> FieldSpec, fixed metadata, and whether the
+    columns nobody mapped go into metadata too."""
 
-    fields: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    metadata: dict[str, str] = field(default_factory=dict)  # metadata key -> column
+    fields: dict[str, FieldSpec] = field(default_factory=dict)
+    metadata: dict[str, FieldSpec] = field(default_factory=dict)
     static_metadata: dict[str, str] = field(default_factory=dict)
+    other_columns: bool = False  # every unmapped column into metadata, keys like "signup_date"
+    exclude: tuple[str, ...] = ()  # columns kept out of other_columns
     source: str = "header"  # where it came from, for messages
 
     @classmethod
     def guess(cls, columns: tuple[str, ...]) -> Mapping:
         """Pick columns by synonym; earlier synonyms win, and a column feeds one field."""
-        by_norm: dict[str, str] = {}
-        for col in columns:
-            by_norm.setdefault(_norm(col), col)
-        taken: set[str] = set()
-        found: dict[str, str] = {}
-        for target, names in _SYNONYMS.items():
-            for syn in names:
-                col = by_norm.get(syn)
-                if col is not None and col not in taken:
-                    found[target] = col
-                    taken.add(col)
-                    break
-        fields: dict[str, tuple[str, ...]] = {}
+        found = _guess_columns(columns)
+        fields: dict[str, FieldSpec] = {}
         for target, col in found.items():
             if target in ("first_name", "last_name"):
                 continue
-            fields[target] = (col,)
+            fields[target] = FieldSpec.column(col)
         split = tuple(found[t] for t in ("first_name", "last_name") if t in found)
-        if split and ("name" not in fields or _norm(fields["name"][0]).startswith("company")):
-            fields["name"] = split
+        if split and ("name" not in fields or _norm(found["name"]).startswith("company")):
+            fields["name"] = FieldSpec.joined(split)
         return cls(fields=fields, source="header")
 
     def compile(self, columns: tuple[str, ...], *, where: str) -> RowMapper:
         index = {c: i for i, c in enumerate(columns)}
         # Header cells are matched as written, then ignoring case and surrounding spaces.
         loose = {c.strip().lower(): i for i, c in reversed(list(enumerate(columns)))}
+        used: set[int] = set()
 
-        def col(name: str, what: str) -> tuple[str, int]:
+        def col(name: str, what: str) -> int:
             i = index.get(name, loose.get(name.strip().lower()))
             if i is None:
                 raise InputError(
                     f"{where}: column {name!r} (mapped to {what} by the {self.source}) "
                     f"is not in the header; the file has {_list(columns)}"
                 )
-            return columns[i], i
+            used.add(i)
+            return i
+
+        def compiled(spec: FieldSpec, what: str) -> _Compiled:
+            parts = tuple((t, col(t, what) if is_col else -1) for t, is_col in spec.parts)
+            return _Compiled(what, parts, spec.transforms, spec.default)
 
         if "customerId" not in self.fields:
             raise InputError(
                 f"{where}: no customerId column: none of the headers {_list(columns)} looks like "
                 'one; name it in a mapping file (--mapping) under [fields]: customerId = "..."'
             )
-        top: list[tuple[str, tuple[tuple[str, int], ...]]] = []
-        address: list[tuple[str, tuple[str, int]]] = []
-        for target, cols in self.fields.items():
-            located = tuple(col(c, target) for c in cols)
-            if target.startswith("billingAddress."):
-                address.append((target.split(".", 1)[1], located[0]))
-            else:
-                top.append((target, located))
-        meta = tuple((key, col(c, f"metadata.{key}")) for key, c in self.metadata.items())
+        top = tuple(compiled(spec, target) for target, spec in self.fields.items() if "." not in target)
+        address = tuple(
+            compiled(spec, target)
+            for target, spec in self.fields.items()
+            if target.startswith("billingAddress.")
+        )
+        meta = [compiled(spec, f"metadata.{key}") for key, spec in self.metadata.items()]
+        if self.other_columns:
+            excluded = {col(c, "exclude") for c in self.exclude}
+            taken = {m.target for m in meta}
+            for i, name in enumerate(columns):
+                if i in used or i in excluded:
+                    continue
+                key = f"metadata.{metadata_key(name)}"
+                if key in taken:
+                    raise InputError(
+                        f"{where}: column {name!r} would go into metadata as {key[9:]!r}, which another "
+                        "column already fills; map it explicitly under [metadata] or list it in exclude"
+                    )
+                taken.add(key)
+                meta.append(_Compiled(key, ((name, i),), (), None))
         return RowMapper(
             where=where,
             width=len(columns),
-            top=tuple(top),
-            address=tuple(address),
-            metadata=meta,
+            top=top,
+            address=address,
+            metadata=tuple(meta),
             static_metadata=dict(self.static_metadata),
         )
 
     def describe(self) -> str:
-        parts = [f"{t} <- {' + '.join(cs)}" for t, cs in self.fields.items()]
-        parts += [f"metadata.{k} <- {c}" for k, c in self.metadata.items()]
+        parts = [f"{t} <- {spec.describe()}" for t, spec in self.fields.items()]
+        parts += [f"metadata.{k} <- {spec.describe()}" for k, spec in self.metadata.items()]
+        parts += [f"metadata.{k} = {v!r}" for k, v in self.static_metadata.items()]
+        if self.other_columns:
+            parts.append("metadata.* <- every other column")
         return "; ".join(parts)
+
+
+def _guess_columns(columns: tuple[str, ...]) -> dict[str, str]:
+    by_norm: dict[str, str] = {}
+    for col in columns:
+        by_norm.setdefault(_norm(col), col)
+    taken: set[str] = set()
+    found: dict[str, str] = {}
+    for target, names in _SYNONYMS.items():
+        for syn in names:
+            col = by_norm.get(syn)
+            if col is not None and col not in taken:
+                found[target] = col
+                taken.add(col)
+                break
+    return found
 
 
 def _list(columns: tuple[str, ...]) -> str:
@@ -168,8 +289,11 @@ def _list(columns: tuple[str, ...]) -> str:
     return shown + (f" and {len(columns) - 12} more" if len(columns) > 12 else "")
 
 
+_SECTIONS = {"fields", "metadata", "static_metadata", "other_columns"}
+
+
 def load_mapping(path: Path | str) -> Mapping:
-    """Read a TOML mapping file (format in sample_data/mapping.example.toml)."""
+    """Read a TOML mapping file (format in sample_data/mapping.example.toml and the README)."""
     path = Path(path)
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
@@ -179,48 +303,124 @@ def load_mapping(path: Path | str) -> Mapping:
         raise InputError(f"{path}: mapping file cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
-    unknown = set(data) - {"fields", "metadata", "static_metadata"}
+    unknown = set(data) - _SECTIONS
     if unknown:
         raise InputError(
             f"{path}: unknown section(s) {', '.join(sorted(unknown))}; "
-            "expected [fields], [metadata], [static_metadata]"
+            "expected [fields], [metadata], [static_metadata], [other_columns]"
         )
-    fields: dict[str, tuple[str, ...]] = {}
     allowed = set(TOP_FIELDS) | {f"billingAddress.{f}" for f in ADDRESS_FIELDS}
-    raw_fields = _table(data, "fields", path)
-    # TOML dotted keys (billingAddress.city = ...) arrive as a nested table.
+    fields: dict[str, FieldSpec] = {}
+    metadata: dict[str, FieldSpec] = {}
+    static = {
+        k: _str(v, f"[static_metadata] {k}", path) for k, v in _table(data, "static_metadata", path).items()
+    }
+    for target, value in _flatten(_table(data, "fields", path)).items():
+        if target.startswith("metadata."):
+            _into_metadata(target[9:], value, f"[fields] {target}", path, metadata, static)
+            continue
+        if target not in allowed:
+            raise InputError(
+                f"{path}: [fields] {target!r} is not a kelviq customer field; "
+                f"use one of {', '.join(sorted(allowed))}, or metadata.<key>"
+            )
+        spec = _spec(value, f"[fields] {target}", path, allow_list=target == "name")
+        assert spec is not None
+        fields[target] = spec
+    for key, value in _table(data, "metadata", path).items():
+        _into_metadata(key, value, f"[metadata] {key}", path, metadata, static)
+    other = _table(data, "other_columns", path)
+    bad = set(other) - {"to_metadata", "exclude"}
+    if bad:
+        raise InputError(
+            f"{path}: [other_columns] knows to_metadata and exclude, not {', '.join(sorted(bad))}"
+        )
+    to_metadata = other.get("to_metadata", False)
+    exclude = other.get("exclude", [])
+    if not isinstance(to_metadata, bool):
+        raise InputError(f"{path}: [other_columns] to_metadata must be true or false")
+    if not isinstance(exclude, list) or not all(isinstance(c, str) for c in exclude):
+        raise InputError(f"{path}: [other_columns] exclude must be a list of column names")
+    return Mapping(
+        fields=fields,
+        metadata=metadata,
+        static_metadata=static,
+        other_columns=to_metadata,
+        exclude=tuple(exclude),
+        source=str(path),
+    )
+
+
+def _flatten(table: dict[str, Any]) -> dict[str, Any]:
+    """TOML dotted keys (billingAddress.city = ...) arrive nested; an inline table with
+    column/template keys is a field spec, not a nesting level."""
     flat: dict[str, Any] = {}
-    for key, value in raw_fields.items():
-        if isinstance(value, MappingABC):
+    for key, value in table.items():
+        if isinstance(value, MappingABC) and not set(value) & {"column", "template", "value"}:
             for sub, v in value.items():
                 flat[f"{key}.{sub}"] = v
         else:
             flat[key] = value
-    for target, value in flat.items():
-        if target not in allowed:
-            raise InputError(
-                f"{path}: [fields] {target!r} is not a kelviq customer field; "
-                f"use one of {', '.join(sorted(allowed))}"
-            )
+    return flat
+
+
+def _into_metadata(
+    key: str, value: Any, what: str, path: Path, metadata: dict[str, FieldSpec], static: dict[str, str]
+) -> None:
+    if isinstance(value, MappingABC) and "value" in value:
+        if set(value) != {"value"} or not isinstance(value["value"], str):
+            raise InputError(f'{path}: {what}: a fixed value is written {{ value = "text" }}')
+        static[key] = value["value"]
+        return
+    spec = _spec(value, what, path, allow_list=False)
+    assert spec is not None
+    metadata[key] = spec
+
+
+def _spec(value: Any, what: str, path: Path, *, allow_list: bool) -> FieldSpec | None:
+    try:
         if isinstance(value, str) and value:
-            fields[target] = (value,)
-        elif (
-            target == "name"
-            and isinstance(value, list)
-            and value
-            and all(isinstance(v, str) and v for v in value)
-        ):
-            fields[target] = tuple(value)
-        else:
-            raise InputError(
-                f"{path}: [fields] {target} must be a column name"
-                + (" or a list of columns" if target == "name" else "")
-            )
-    metadata = {k: _str(v, f"[metadata] {k}", path) for k, v in _table(data, "metadata", path).items()}
-    static = {
-        k: _str(v, f"[static_metadata] {k}", path) for k, v in _table(data, "static_metadata", path).items()
-    }
-    return Mapping(fields=fields, metadata=metadata, static_metadata=static, source=str(path))
+            return FieldSpec.template(value)
+        if allow_list and isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+            return FieldSpec.joined(value)
+        if isinstance(value, MappingABC):
+            return _spec_table(value, what, path)
+    except ValueError as exc:
+        raise InputError(f"{path}: {what}: {exc}") from None
+    raise InputError(
+        f"{path}: {what} must be a column name"
+        + (" or a list of columns" if allow_list else "")
+        + ', a template like "{First} {Last}", or a table { column = "...", transform = [...] }'
+    )
+
+
+def _spec_table(value: MappingABC[str, Any], what: str, path: Path) -> FieldSpec | None:
+    if "value" in value:
+        raise InputError(f"{path}: {what}: a fixed value is for metadata only; this field must name a column")
+    unknown = set(value) - {"column", "template", "transform", "default"}
+    if unknown:
+        raise InputError(
+            f"{path}: {what}: unknown key(s) {', '.join(sorted(unknown))}; "
+            "use column or template, transform, default"
+        )
+    if ("column" in value) == ("template" in value):
+        raise InputError(f"{path}: {what}: give exactly one of column or template")
+    source = value.get("column", value.get("template"))
+    if not isinstance(source, str) or not source:
+        raise InputError(f"{path}: {what}: column/template must be a non-empty string")
+    base = FieldSpec.column(source) if "column" in value else FieldSpec.template(source)
+    transforms = value.get("transform", [])
+    if isinstance(transforms, str):
+        transforms = [transforms]
+    if not isinstance(transforms, list) or not all(isinstance(t, str) for t in transforms):
+        raise InputError(f"{path}: {what}: transform must be a name or a list of names")
+    for t in transforms:
+        if t not in TRANSFORMS:
+            raise InputError(f"{path}: {what}: unknown transform {t!r}; use one of {', '.join(TRANSFORMS)}")
+    default = value.get("default")
+    if default is not None and not isinstance(default, str):
+        raise InputError(f"{path}: {what}: default must be a string")
+    return FieldSpec(base.parts, tuple(transforms), default)
 
 
 def _table(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
@@ -238,13 +438,54 @@ def _str(value: Any, what: str, path: Path) -> str:
 
 @dataclass(frozen=True, slots=True)
 class Mapped:
-    """A row after mapping: a payload ready to send, or the reason it cannot be sent."""
+    """A row after mapping: a payload ready to send, or the reason it cannot be sent.
+
+    ``skipped`` marks a row left out on purpose (a duplicate under --on-duplicate first/last).
+    """
 
     row: int
     customer_id: str
     payload: dict[str, Any] | None
     problem: str | None
     cells: tuple[str, ...]
+    skipped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    """A FieldSpec with its columns resolved to positions (-1: literal text)."""
+
+    target: str
+    parts: tuple[tuple[str, int], ...]
+    transforms: tuple[str, ...]
+    default: str | None
+
+    @property
+    def column_names(self) -> str:
+        return ", ".join(repr(t) for t, i in self.parts if i >= 0) or "(fixed text)"
+
+    def value(self, cells: tuple[str, ...]) -> str:
+        parts = self.parts
+        if len(parts) == 1 and parts[0][1] >= 0:
+            value = cells[parts[0][1]].strip()
+        else:
+            # A template: literal text only counts where a column next to it has a value,
+            # so "{First} {Last}" with no first name gives "Last", not " Last".
+            if not any(cells[i].strip() for _, i in parts if i >= 0):
+                value = ""
+            else:
+                value = _collapse("".join(cells[i] if i >= 0 else t for t, i in parts))
+        for name in self.transforms:
+            fn = TRANSFORMS[name]
+            if fn is not None:
+                value = fn(value)
+        if not value and self.default is not None:
+            value = self.default
+        return value
+
+    @property
+    def wants_country(self) -> bool:
+        return self.target == "billingAddress.country" or "country" in self.transforms
 
 
 @dataclass(frozen=True)
@@ -253,67 +494,61 @@ class RowMapper:
 
     where: str
     width: int
-    top: tuple[tuple[str, tuple[tuple[str, int], ...]], ...]
-    address: tuple[tuple[str, tuple[str, int]], ...]
-    metadata: tuple[tuple[str, tuple[str, int]], ...]
+    top: tuple[_Compiled, ...]
+    address: tuple[_Compiled, ...]
+    metadata: tuple[_Compiled, ...]
     static_metadata: dict[str, str]
 
     @property
-    def id_index(self) -> int:
-        for target, located in self.top:
-            if target == "customerId":
-                return located[0][1]
-        raise AssertionError("compile() guarantees a customerId column")
+    def _id(self) -> _Compiled:
+        for spec in self.top:
+            if spec.target == "customerId":
+                return spec
+        raise AssertionError("compile() guarantees a customerId field")
 
     def customer_id(self, src: SourceRow) -> str:
-        cells = src.cells
-        i = self.id_index
-        return cells[i].strip() if i < len(cells) else ""
+        if len(src.cells) != self.width:
+            return ""
+        return self._id.value(src.cells)
+
+    def _check(self, spec: _Compiled, value: str, problems: list[str]) -> str | None:
+        if spec.wants_country:
+            code = to_alpha2(value)
+            if code is None:
+                problems.append(
+                    f"column {spec.column_names}: {value!r} is not a known country; {_COUNTRY_HELP}"
+                )
+            return code
+        if spec.target == "email" and not _EMAIL.match(value):
+            problems.append(f"column {spec.column_names}: {value!r} is not a valid email address")
+            return None
+        return value
 
     def map(self, src: SourceRow) -> Mapped:
         cells = src.cells
-        if src.problem is not None:
-            cid = self.customer_id(src)
-            return Mapped(src.row, cid, None, src.problem, cells)
+        if src.problem is not None or len(cells) != self.width:
+            return Mapped(src.row, self.customer_id(src), None, src.problem or "row is incomplete", cells)
         payload: dict[str, Any] = {}
         problems: list[str] = []
-        for target, located in self.top:
-            if len(located) == 1:
-                value = cells[located[0][1]].strip()
-            else:
-                value = " ".join(v for v in (cells[i].strip() for _, i in located) if v)
-            if not value:
-                continue
-            if target == "email" and not _EMAIL.match(value):
-                problems.append(f"column {located[0][0]!r}: {value!r} is not a valid email address")
-                continue
-            payload[target] = value
+        for spec in self.top:
+            value = spec.value(cells)
+            if value and (checked := self._check(spec, value, problems)) is not None:
+                payload[spec.target] = checked
         if "customerId" not in payload:
-            ((col, _),) = [loc[0] for t, loc in self.top if t == "customerId"]
-            problems.insert(0, f"column {col!r}: customerId is empty")
+            problems.insert(0, f"column {self._id.column_names}: customerId is empty")
         address: dict[str, str] = {}
-        for target, (col, i) in self.address:
-            value = cells[i].strip()
-            if not value:
-                continue
-            if target == "country":
-                code = to_alpha2(value)
-                if code is None:
-                    problems.append(
-                        f"column {col!r}: {value!r} is not a known country; "
-                        "use an ISO 3166-1 alpha-2 code such as DE or US"
-                    )
-                    continue
-                value = code
-            address[target] = value
+        for spec in self.address:
+            value = spec.value(cells)
+            if value and (checked := self._check(spec, value, problems)) is not None:
+                address[spec.target[15:]] = checked
         if address:
             payload["billingAddress"] = address
         if self.metadata or self.static_metadata:
             meta = dict(self.static_metadata)
-            for key, (_col, i) in self.metadata:
-                value = cells[i].strip()
-                if value:
-                    meta[key] = value
+            for spec in self.metadata:
+                value = spec.value(cells)
+                if value and (checked := self._check(spec, value, problems)) is not None:
+                    meta[spec.target[9:]] = checked
             if meta:
                 payload["metadata"] = meta
         cid = payload.get("customerId", "")

@@ -166,7 +166,7 @@ def test_mapping_columns_match_ignoring_case_and_spaces(tmp_path: Path) -> None:
         ("[fields\n", "not valid TOML"),
         ('[fields]\nphone = "Phone"\n', "'phone' is not a kelviq customer field"),
         ("[fields]\ncustomerId = 3\n", "customerId must be a column name"),
-        ('[metadata]\nplan = ["a"]\n', r"\[metadata\] plan must be a string"),
+        ('[metadata]\nplan = ["a"]\n', r"\[metadata\] plan must be a column name, a template"),
         ('[colums]\nx = "y"\n', "unknown section"),
     ],
 )
@@ -178,3 +178,85 @@ def test_bad_mapping_files_are_input_errors(tmp_path: Path, text: str, message: 
 def test_missing_mapping_file(tmp_path: Path) -> None:
     with pytest.raises(InputError, match="mapping file not found"):
         load_mapping(tmp_path / "nope.toml")
+
+
+def test_templates_transforms_defaults_and_fixed_metadata(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "m.toml",
+        """
+[fields]
+customerId = { column = "Cust No", transform = ["trim", "upper"] }
+name = "{First Name} {Last Name}"
+email = { column = "E-mail", transform = "lower" }
+billingAddress.city = { column = "Town", transform = "title" }
+billingAddress.country = { column = "Land", default = "DE" }
+metadata.source = { value = "legacy_crm" }
+metadata.label = "{Last Name}, {First Name} ({{vip}})"
+
+[metadata]
+segment = { column = "Segment", transform = ["lower"], default = "unknown" }
+""",
+    )
+    cols = ("Cust No", "First Name", "Last Name", "E-mail", "Town", "Land", "Segment")
+    m = mapper_for(cols, load_mapping(path))
+    got = m.map(SourceRow(2, (" c-7 ", "Ada", "Lovelace", "Ada@Example.COM", "LONDON", "", "")))
+    assert got.payload == {
+        "customerId": "C-7",
+        "name": "Ada Lovelace",
+        "email": "ada@example.com",
+        "billingAddress": {"city": "London", "country": "DE"},
+        "metadata": {"source": "legacy_crm", "label": "Lovelace, Ada ({vip})", "segment": "unknown"},
+    }
+    # A template with only some columns filled leaves no stray separators or spaces.
+    half = m.map(SourceRow(3, ("c-8", "", "Byron", "", "", "France", "B2B")))
+    assert half.payload is not None and half.payload["name"] == "Byron"
+    assert half.payload["billingAddress"] == {"country": "FR"}
+
+
+def test_other_columns_go_into_metadata_with_normalised_keys(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "m.toml",
+        """
+[fields]
+customerId = "ID"
+email = "Email"
+
+[other_columns]
+to_metadata = true
+exclude = ["Internal Notes"]
+""",
+    )
+    cols = ("ID", "Email", "Signup Date", "Plan (2024)", "Internal Notes")
+    got = mapper_for(cols, load_mapping(path)).map(
+        SourceRow(2, ("1", "a@b.co", "2024-01-02", "pro", "secret"))
+    )
+    assert got.payload == {
+        "customerId": "1",
+        "email": "a@b.co",
+        "metadata": {"signup_date": "2024-01-02", "plan_2024": "pro"},
+    }
+    clash = write(tmp_path / "c.toml", '[fields]\ncustomerId = "ID"\n[other_columns]\nto_metadata = true\n')
+    with pytest.raises(InputError, match=r"column 'plan-x' would go into metadata as 'plan_x'"):
+        mapper_for(("ID", "Plan X", "plan-x"), load_mapping(clash))
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('[fields]\ncustomerId = { column = "a", transform = "shout" }\n', "unknown transform 'shout'"),
+        ('[fields]\ncustomerId = { column = "a", template = "{b}" }\n', "exactly one of column or template"),
+        ('[fields]\nname = "{First"\n', "unbalanced brace"),
+        ('[fields]\nname = "{} x"\n', "empty placeholder"),
+        ('[fields]\nemail = { value = "x@y.z" }\n', "a fixed value is for metadata only"),
+        ("[other_columns]\nto_metadata = 1\n", "to_metadata must be true or false"),
+    ],
+)
+def test_bad_templates_and_transforms_are_input_errors(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(InputError, match=message):
+        load_mapping(write(tmp_path / "m.toml", text))
+
+
+def test_template_columns_missing_from_the_header_stop_the_run(tmp_path: Path) -> None:
+    path = write(tmp_path / "m.toml", '[fields]\ncustomerId = "ID"\nname = "{First} {Surname}"\n')
+    with pytest.raises(InputError, match=r"column 'Surname' \(mapped to name by .*\) is not in the header"):
+        mapper_for(("ID", "First", "Last"), load_mapping(path))
