@@ -19,6 +19,7 @@ from .errors import ImporterError, UsageError
 if TYPE_CHECKING:
     from .config import ImportConfig
     from .report import Summary
+    from .validate import Validation
     from .verify import VerifySummary
 
 EXIT_INTERRUPTED = 130
@@ -58,6 +59,18 @@ _input_options = _options(
     click.option("--sheet", help="Worksheet to read from an Excel workbook [default: the first]."),
     click.option("--encoding", help="Encoding of a CSV file [default: UTF-8, or as its BOM says]."),
     click.option("--delimiter", help="CSV delimiter [default: sniffed from the file]."),
+    click.option(
+        "--header-row",
+        type=click.IntRange(min=1),
+        help="Line (CSV) or row (Excel) holding the header, when titles or notes sit above it.",
+    ),
+    click.option(
+        "--on-duplicate",
+        type=click.Choice(["error", "first", "last"]),
+        default="error",
+        show_default=True,
+        help="A customerId on several rows: error reports every such row; first/last imports one.",
+    ),
     click.option(
         "--report-dir",
         type=click.Path(path_type=Path),
@@ -118,12 +131,12 @@ def _read_key(api_key_file: Path | None) -> str:
 def _config(
     *,
     input_path: Path,
-    base_url: str | None,
-    use_sandbox: bool,
-    api_key_file: Path | None,
-    rate: float,
-    retries: int,
     delimiter: str | None,
+    base_url: str | None = None,
+    use_sandbox: bool = False,
+    api_key_file: Path | None = None,
+    rate: float = 10.0,
+    retries: int = 5,
     dry_run: bool = False,
     **rest: Any,
 ) -> ImportConfig:
@@ -245,6 +258,109 @@ def verify(quiet: bool, **options: Any) -> None:
         return summary
 
     sys.exit(_guarded(go).exit_code)
+
+
+@main.command()
+@_input_options
+@click.option(
+    "--preview",
+    default=0,
+    show_default=True,
+    type=click.IntRange(0, 1000),
+    help="Print the first N payloads as JSON, as they would be sent.",
+)
+def validate(quiet: bool, preview: int, **options: Any) -> None:
+    """Check INPUT without sending anything: counts, problems by kind, payload preview.
+
+    Reads, maps and validates every row as `run` would, writes the same report directory
+    (failed.csv holds every invalid row, ready to fix), and needs no API key or network.
+    With --mapping, a mapped column missing from the file is an error (exit 2). Exit 1
+    when some rows are invalid, 0 when all are valid.
+
+    \b
+    Examples:
+      kelviq-import validate customers.csv --preview 3
+      kelviq-import validate legacy.xlsx --sheet Export --header-row 3 --mapping mapping.toml
+    """
+
+    def go() -> Validation:
+        from .validate import validate as run_validate
+
+        config = _config(dry_run=True, use_state=False, **options)
+        result = run_validate(config, preview=preview)
+        _print_validation(result, quiet)
+        return result
+
+    sys.exit(_guarded(go).exit_code)
+
+
+def _print_validation(result: Validation, quiet: bool) -> None:
+    summary = result.summary
+    if quiet:
+        _print_summary_line(summary)
+        return
+    extra = summary.extra
+    valid = summary.counts.get("valid", 0)
+    where = (
+        f"sheet {extra['sheet']!r}"
+        if extra.get("sheet")
+        else (f"{extra.get('encoding')}, {extra.get('delimiter')!r}-separated")
+    )
+    others = "".join(f", {v} {k}" for k, v in summary.counts.items() if k != "valid")
+    click.echo(
+        f"{Path(summary.input).name}: {summary.rows} rows ({where}, header on row "
+        f"{extra.get('header_row')}): {valid} valid{others}"
+    )
+    click.echo(f"mapping: {result.describe}")
+    if result.problems:
+        click.echo("problems (rows affected, first rows shown):")
+        for kind, n in result.problems.items():
+            rows = ", ".join(str(r) for r in result.examples.get(kind, []))
+            click.echo(
+                f"  {n:>7}  {kind}  [rows {rows}{', …' if n > len(result.examples.get(kind, [])) else ''}]"
+            )
+    if result.preview:
+        import json
+
+        click.echo(f"first {len(result.preview)} payloads:")
+        for item in result.preview:
+            click.echo(f"  row {item['row']}: {json.dumps(item['payload'], ensure_ascii=False)}")
+    report = Path(summary.report_dir)
+    click.echo(
+        f"report: {report}/"
+        + (f" ({report / 'failed.csv'} lists the rows to fix)" if result.problems else "")
+    )
+
+
+@main.command("init-mapping")
+@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
+@click.option("--sheet", help="Worksheet to read from an Excel workbook [default: the first].")
+@click.option("--encoding", help="Encoding of a CSV file [default: UTF-8, or as its BOM says].")
+@click.option("--delimiter", help="CSV delimiter [default: sniffed from the file].")
+@click.option("--header-row", type=click.IntRange(min=1), help="Line or row holding the header.")
+def init_mapping(input_path: Path, **options: Any) -> None:
+    """Print a commented starting mapping file for INPUT's header.
+
+    Recognised columns are filled in; kelviq fields with no matching column and columns
+    that were not placed are written as comments to finish by hand.
+
+    \b
+    Example:
+      kelviq-import init-mapping legacy.csv > mapping.toml
+      kelviq-import validate legacy.csv --mapping mapping.toml --preview 3
+    """
+
+    def go() -> None:
+        from .mapping import draft_mapping
+        from .readers import open_table
+
+        delimiter = options.pop("delimiter")
+        if delimiter is not None:
+            delimiter = delimiter.replace("\\t", "\t")
+        table = open_table(input_path, delimiter=delimiter, **options)
+        click.echo(draft_mapping(table.columns, input_path.name), nl=False)
+
+    _guarded(go)
 
 
 def _print_summary_line(summary: Summary) -> None:

@@ -28,6 +28,8 @@ class ImportConfig:
     sheet: str | None = None
     encoding: str | None = None
     delimiter: str | None = None
+    header_row: int | None = None  # None: the first non-blank line/row
+    on_duplicate: str = "error"  # a customerId on several rows: error (all reported), first, last
     concurrency: int = 8
     rate: float | None = 10.0  # requests per second for all workers together; None: no limit
     timeout: float = 30.0
@@ -49,6 +51,10 @@ class ImportConfig:
             raise UsageError("--rate must be a positive number of requests per second")
         if self.timeout <= 0:
             raise UsageError("--timeout must be positive")
+        if self.on_duplicate not in ("error", "first", "last"):
+            raise UsageError("--on-duplicate must be error, first or last")
+        if self.header_row is not None and self.header_row < 1:
+            raise UsageError("--header-row counts from 1")
         if self.mode not in MODES:
             raise UsageError(f"--mode must be one of {', '.join(MODES)}")
         if self.on_conflict not in ("failed", "unchanged"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import tomllib
+import unicodedata
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,9 +39,23 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "accountid",
         "accountnumber",
         "crmid",
+        "kundennummer",
+        "kundennr",
+        "numeroclient",
+        "idcliente",
         "id",
     ),
-    "email": ("email", "emailaddress", "mail", "emailid", "contactemail", "primaryemail"),
+    "email": (
+        "email",
+        "emailaddress",
+        "mail",
+        "emailid",
+        "contactemail",
+        "primaryemail",
+        "courriel",
+        "correo",
+        "correoelectronico",
+    ),
     "name": (
         "name",
         "fullname",
@@ -51,8 +66,17 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "companyname",
         "accountname",
     ),
-    "first_name": ("firstname", "givenname", "forename", "first"),
-    "last_name": ("lastname", "surname", "familyname", "last"),
+    "first_name": ("firstname", "givenname", "forename", "first", "vorname", "prenom", "nombre"),
+    "last_name": (
+        "lastname",
+        "surname",
+        "familyname",
+        "last",
+        "nachname",
+        "nomdefamille",
+        "apellido",
+        "apellidos",
+    ),
     "billingAddress.line1": (
         "address",
         "address1",
@@ -64,9 +88,12 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "billingaddress",
         "billingaddress1",
         "billingstreet",
+        "strasse",
+        "adresse",
+        "direccion",
     ),
     "billingAddress.line2": ("address2", "addressline2", "line2", "street2", "billingaddress2"),
-    "billingAddress.city": ("city", "town", "billingcity", "locality"),
+    "billingAddress.city": ("city", "town", "billingcity", "locality", "ort", "stadt", "ville", "ciudad"),
     "billingAddress.state": ("state", "province", "region", "stateprovince", "county", "billingstate"),
     "billingAddress.postalCode": (
         "postalcode",
@@ -76,8 +103,20 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "postal",
         "billingpostalcode",
         "billingzip",
+        "plz",
+        "postleitzahl",
+        "codepostal",
+        "codigopostal",
     ),
-    "billingAddress.country": ("country", "countrycode", "countryname", "billingcountry"),
+    "billingAddress.country": (
+        "country",
+        "countrycode",
+        "countryname",
+        "billingcountry",
+        "land",
+        "pays",
+        "pais",
+    ),
 }
 
 # A pragmatic check, not RFC 5322: one @, no spaces, a dot in the domain, no empty labels.
@@ -87,7 +126,9 @@ _COUNTRY_HELP = "use an ISO 3166-1 alpha-2 code such as DE or US"
 
 
 def _norm(header: str) -> str:
-    return re.sub(r"[^0-9a-z]", "", header.lower())
+    """``"Straße"`` -> ``"strasse"``, ``"E-Mail"`` -> ``"email"``, ``"Prénom"`` -> ``"prenom"``."""
+    folded = unicodedata.normalize("NFKD", header.casefold())
+    return re.sub(r"[^0-9a-z]", "", folded)
 
 
 def metadata_key(column: str) -> str:
@@ -266,6 +307,57 @@ class Mapping:
         if self.other_columns:
             parts.append("metadata.* <- every other column")
         return "; ".join(parts)
+
+
+def draft_mapping(columns: tuple[str, ...], source: str) -> str:
+    """A commented starting mapping file for ``columns``: what was recognised, filled in;
+    what was not, commented out and marked, so a person finishes it in a minute."""
+    mapping = Mapping.guess(columns)
+    placed = {c for spec in mapping.fields.values() for c in spec.columns}
+    q = _toml_string
+    out = [
+        f"# kelviq-import mapping for {source}, drafted by `kelviq-import init-mapping`.",
+        "# Check every line, then: kelviq-import validate INPUT --mapping THIS_FILE --preview 3",
+        '# Values: a column name, a template "{First} {Last}", or',
+        '#   { column = "...", transform = ["trim", "lower"], default = "..." }',
+        f"# Transforms: {', '.join(TRANSFORMS)}.",
+        "",
+        "[fields]",
+    ]
+    targets = ["customerId", "email", "name", *(f"billingAddress.{f}" for f in ADDRESS_FIELDS)]
+    for target in targets:
+        spec = mapping.fields.get(target)
+        if spec is None:
+            need = "  # REQUIRED: no column looked like it" if target == "customerId" else ""
+            out.append(f'# {target} = ""   # not found in the header{need}')
+        elif len(spec.columns) == 1:
+            out.append(f"{target} = {_toml_column(spec.columns[0])}")
+        else:
+            out.append(f"{target} = {q(spec.describe())}")
+    rest = [c for c in columns if c not in placed]
+    out += ["", "# Columns not placed above. Uncomment to copy one into metadata (as text),"]
+    out += ["# or set [other_columns] to_metadata = true to copy all of them.", "[metadata]"]
+    out += [f"# {metadata_key(c)} = {_toml_column(c)}" for c in rest] or ["# (every column is placed)"]
+    out += [
+        "",
+        "[static_metadata]",
+        '# source = "legacy_crm"   # the same value on every customer',
+        "",
+        "[other_columns]",
+        "to_metadata = false",
+        "exclude = []",
+        "",
+    ]
+    return "\n".join(out)
+
+
+def _toml_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _toml_column(name: str) -> str:
+    # A plain string with braces would read as a template.
+    return f"{{ column = {_toml_string(name)} }}" if "{" in name or "}" in name else _toml_string(name)
 
 
 def _guess_columns(columns: tuple[str, ...]) -> dict[str, str]:
@@ -516,7 +608,7 @@ class RowMapper:
             code = to_alpha2(value)
             if code is None:
                 problems.append(
-                    f"column {spec.column_names}: {value!r} is not a known country; {_COUNTRY_HELP}"
+                    f"column {spec.column_names}: {value!r} is not a known country ({_COUNTRY_HELP})"
                 )
             return code
         if spec.target == "email" and not _EMAIL.match(value):

@@ -40,18 +40,30 @@ class Prepared:
     mapper: RowMapper
     rows: int
     duplicates: dict[int, list[int]]  # hash(customerId) -> rows that share it
+    on_duplicate: str = "error"
 
     def mapped(self) -> Iterator[Mapped]:
         dups = self.duplicates
+        keep_first = self.on_duplicate == "first"
         for src in self.table.rows():
             item = self.mapper.map(src)
             if dups and item.customer_id and hash(item.customer_id) in dups:
                 rows = dups[hash(item.customer_id)]
+                if self.on_duplicate != "error":
+                    kept = rows[0] if keep_first else rows[-1]
+                    if item.row != kept:
+                        why = (
+                            f"duplicate of row {kept}, which is imported (--on-duplicate {self.on_duplicate})"
+                        )
+                        item = Mapped(item.row, item.customer_id, None, why, item.cells, skipped=True)
+                    yield item
+                    continue
                 others = ", ".join(str(r) for r in rows[:5] if r != item.row)
                 more = f" and {len(rows) - 6} more" if len(rows) > 6 else ""
                 problem = (
                     f"customerId {item.customer_id!r} appears {len(rows)} times in the file "
-                    f"(also row{'s' if len(rows) > 2 else ''} {others}{more}); keep one row per customer"
+                    f"(also row{'s' if len(rows) > 2 else ''} {others}{more}): "
+                    "keep one row per customer, or use --on-duplicate first|last"
                 )
                 if item.problem:
                     problem = f"{item.problem}; {problem}"
@@ -61,11 +73,17 @@ class Prepared:
 
 def prepare(config: ImportConfig) -> Prepared:
     """Open the input, resolve the mapping, and find duplicate customerIds: no network."""
-    table = open_table(config.input, sheet=config.sheet, encoding=config.encoding, delimiter=config.delimiter)
+    table = open_table(
+        config.input,
+        sheet=config.sheet,
+        encoding=config.encoding,
+        delimiter=config.delimiter,
+        header_row=config.header_row,
+    )
     mapping = load_mapping(config.mapping) if config.mapping else Mapping.guess(table.columns)
     mapper = mapping.compile(table.columns, where=str(config.input))
     rows, duplicates = _scan_ids(table, mapper)
-    return Prepared(table, mapping, mapper, rows, duplicates)
+    return Prepared(table, mapping, mapper, rows, duplicates, config.on_duplicate)
 
 
 def _scan_ids(table: Table, mapper: RowMapper) -> tuple[int, dict[int, list[int]]]:
@@ -196,6 +214,8 @@ def _run(
                 "sheet": prepared.table.sheet,
                 "encoding": prepared.table.encoding,
                 "delimiter": prepared.table.delimiter,
+                "header_row": prepared.table.header_row,
+                "on_duplicate": prepared.on_duplicate,
             },
         )
         reporter.close(summary)
@@ -435,7 +455,8 @@ def _catch_stop_signals(state: _RunState) -> Callable[[], None]:
 
 
 def _invalid(item: Mapped) -> RowResult:
-    return RowResult(item.row, item.customer_id, "invalid", None, None, 0, item.problem, item.cells)
+    status = "skipped" if item.skipped else "invalid"
+    return RowResult(item.row, item.customer_id, status, None, None, 0, item.problem, item.cells)
 
 
 def _unsent(item: Mapped, status: str, error: str | None) -> RowResult:

@@ -18,7 +18,7 @@ from typing import IO, Any
 
 __all__ = ["RESULT_COLUMNS", "STATUSES", "Reporter", "RowResult", "Summary", "file_sha256"]
 
-STATUSES = ("created", "updated", "unchanged", "valid", "invalid", "failed")
+STATUSES = ("created", "updated", "unchanged", "valid", "skipped", "invalid", "failed")
 RESULT_COLUMNS = ("row", "customerId", "status", "http_status", "kelviq_id", "attempts", "error")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 

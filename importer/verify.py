@@ -132,7 +132,7 @@ def _compare(prepared: Prepared, db: sqlite3.Connection, report_dir: Path) -> di
         out.writerow(("row", "customerId", "status", "differences"))
         for item in prepared.mapped():
             if item.payload is None:
-                status, detail = "invalid", item.problem or ""
+                status, detail = ("skipped" if item.skipped else "invalid"), item.problem or ""
             else:
                 found = db.execute(
                     "SELECT record FROM remote WHERE customer_id = ?", (item.customer_id,)
