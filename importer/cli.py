@@ -77,7 +77,31 @@ _input_options = _options(
         help="Where to write the report [default ./kelviq-import-reports/<UTC time>/].",
     ),
     click.option("-q", "--quiet", is_flag=True, help="For cron: one summary line; errors on stderr."),
+    click.option("-v", "--verbose", count=True, help="-v: run start/end and retries; -vv: every row."),
+    click.option(
+        "--log-file",
+        type=click.Path(path_type=Path),
+        help="Also log to this file (INFO and up; every row with -vv).",
+    ),
+    click.option(
+        "--log-format",
+        type=click.Choice(["text", "json"]),
+        default="text",
+        show_default=True,
+        help="json: one object per event, for log collectors.",
+    ),
 )
+
+
+def _setup_logging(options: dict[str, Any]) -> None:
+    from .logs import configure
+
+    verbose, log_file, log_format = options.pop("verbose"), options.pop("log_file"), options.pop("log_format")
+    try:
+        configure(verbose, log_file, log_format)
+    except OSError as exc:
+        raise UsageError(f"--log-file {log_file}: cannot be written ({exc.strerror or exc})") from None
+
 
 _api_options = _options(
     click.option(
@@ -221,6 +245,7 @@ def run(quiet: bool, no_state: bool, **options: Any) -> None:
     def go() -> Summary:
         from .pipeline import prepare, run_import
 
+        _setup_logging(options)
         config = _config(use_state=not no_state, **options)
         summary = run_import(config, prepared=prepare(config))
         (_print_summary_line if quiet else _print_summary)(summary)
@@ -248,6 +273,7 @@ def verify(quiet: bool, **options: Any) -> None:
     def go() -> VerifySummary:
         from .verify import verify as run_verify
 
+        _setup_logging(options)
         summary = run_verify(_config(**options))
         counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
         line = (
@@ -286,6 +312,7 @@ def validate(quiet: bool, preview: int, **options: Any) -> None:
     def go() -> Validation:
         from .validate import validate as run_validate
 
+        _setup_logging(options)
         config = _config(dry_run=True, use_state=False, **options)
         result = run_validate(config, preview=preview)
         _print_validation(result, quiet)
@@ -448,6 +475,21 @@ def _guarded(fn: Callable[[], T]) -> T:
     type=click.FloatRange(0, 1),
     help="Share of successful writes whose answer is dropped after the change is made.",
 )
+@click.option(
+    "--hang-rate",
+    default=0.0,
+    type=click.FloatRange(0, 1),
+    help="Share of writes applied, then answered late.",
+)
+@click.option("--hang-seconds", default=30.0, type=click.FloatRange(min=0), help="How late a hung answer is.")
+@click.option(
+    "--drop-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of requests whose connection drops."
+)
+@click.option(
+    "--burst-429",
+    metavar="EVERY:LEN",
+    help="After every EVERY requests, answer the next LEN with 429 (e.g. 500:50).",
+)
 @click.option("--seed", type=int, help="Seed for injected faults, for repeatable runs.")
 def sandbox(
     host: str,
@@ -457,6 +499,10 @@ def sandbox(
     rate_limit: float,
     fault_rate: float,
     lose_response_rate: float,
+    hang_rate: float,
+    hang_seconds: float,
+    drop_rate: float,
+    burst_429: str | None,
     seed: int | None,
 ) -> None:
     """Start a local kelviq-compatible customers API on loopback, to rehearse an import.
@@ -471,7 +517,18 @@ def sandbox(
     from .sandbox import DEFAULT_KEY, SandboxOptions, serve
 
     key = sandbox_key or DEFAULT_KEY
+    every = length = 0
+    if burst_429:
+        try:
+            every, length = (int(x) for x in burst_429.split(":"))
+        except ValueError:
+            raise click.BadParameter("takes EVERY:LEN, e.g. 500:50", param_hint="--burst-429") from None
     options = SandboxOptions(
+        hang_rate=hang_rate,
+        hang_s=hang_seconds,
+        drop_rate=drop_rate,
+        burst_every=every,
+        burst_len=length,
         api_key=key,
         latency_ms=latency_ms,
         rate_limit=rate_limit or None,

@@ -5,7 +5,9 @@
     ├── InputError                 exit 2: the input file or mapping cannot be used as given
     │                              (missing, unreadable, no customerId column, bad mapping file)
     └── RunAborted                 exit 3: the run stopped before every row was tried
-        └── AuthenticationError    the API refused the key (401) or its permissions (403)
+        ├── AuthenticationError    the API refused the key (401) or its permissions (403)
+        └── OutputError            the report or the journal cannot be written (disk full);
+                                   what the journal holds stays consistent, a re-run resumes
 
 Per-row problems (an invalid email, a 400 from the API, retries exhausted) are not
 exceptions: they are results, written to the report, and the run goes on.
@@ -17,6 +19,7 @@ __all__ = [
     "AuthenticationError",
     "ImporterError",
     "InputError",
+    "OutputError",
     "RunAborted",
     "UsageError",
 ]
@@ -44,3 +47,7 @@ class AuthenticationError(RunAborted):
     def __init__(self, status: int, message: str) -> None:
         self.status = status
         super().__init__(f"authentication refused by the API ({status}): {message}")
+
+
+class OutputError(RunAborted):
+    pass

@@ -10,6 +10,7 @@ from __future__ import annotations
 import array
 import asyncio
 import datetime as dt
+import logging
 import signal
 import time
 from collections.abc import Callable, Iterator
@@ -21,6 +22,7 @@ import httpx
 from .client import KelviqClient, Outcome, Sleep
 from .config import ImportConfig
 from .errors import AuthenticationError, ImporterError, RunAborted
+from .logs import event
 from .mapping import Mapped, Mapping, RowMapper, load_mapping
 from .readers import Table, open_table
 from .report import Reporter, RowResult, Summary, default_report_dir, file_sha256
@@ -176,6 +178,19 @@ def _run(
 ) -> Summary:
     report_dir = config.report_dir or default_report_dir()
     reporter = Reporter(report_dir, prepared.table.columns)
+    event(
+        logging.INFO,
+        "run_start",
+        f"{'validating' if config.dry_run else 'importing'} {config.input} ({prepared.rows} rows, "
+        f"mode {config.mode}) into {'nothing (dry run)' if config.dry_run else config.base_url}",
+        input=str(config.input),
+        rows=prepared.rows,
+        mode=config.mode,
+        base_url=None if config.dry_run else config.base_url,
+        concurrency=config.concurrency,
+        rate=config.rate,
+        report_dir=str(report_dir),
+    )
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
     state = _RunState()
@@ -219,6 +234,20 @@ def _run(
             },
         )
         reporter.close(summary)
+        level = logging.WARNING if aborted else logging.INFO
+        counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
+        event(
+            level,
+            "run_end",
+            f"{'aborted: ' + aborted + '; ' if aborted else ''}{summary.rows} rows: {counts} "
+            f"in {summary.duration_s:.1f} s; report {report_dir}",
+            counts=summary.counts,
+            rows=summary.rows,
+            duration_s=summary.duration_s,
+            requests=state.requests,
+            retries=state.retries,
+            aborted=aborted,
+        )
     return summary
 
 
@@ -235,8 +264,22 @@ async def _pipeline(
     sleep: Sleep | None,
     on_result: OnResult | None,
 ) -> None:
+    debug = logging.getLogger("kelviq_import").isEnabledFor(logging.DEBUG)
+
     def emit(result: RowResult) -> None:
         reporter.write(result)
+        if debug:
+            event(
+                logging.DEBUG,
+                "row",
+                f"row {result.row} {result.customer_id!r}: {result.status}"
+                + (f" ({result.error})" if result.error else ""),
+                row=result.row,
+                customer_id=result.customer_id,
+                status=result.status,
+                http_status=result.http_status,
+                attempts=result.attempts,
+            )
         if on_result is not None:
             on_result(result)
 
@@ -247,6 +290,9 @@ async def _pipeline(
 
     def on_retry(reason: str, wait: float) -> None:
         state.retries += 1
+        event(
+            logging.INFO, "retry", f"retrying in {wait:.2f} s: {reason}", reason=reason, wait_s=round(wait, 3)
+        )
 
     def on_request() -> None:
         state.requests += 1
@@ -319,8 +365,7 @@ async def _drive(
             count(result)
             emit(result)
 
-    workers = [asyncio.create_task(worker()) for _ in range(config.concurrency)]
-    try:
+    async def produce() -> None:
         for item in prepared.mapped():
             if item.payload is None:
                 emit(_invalid(item))
@@ -345,9 +390,20 @@ async def _drive(
             await queue.put((item, known, digest))
         for _ in workers:
             await queue.put(None)
-        await asyncio.gather(*workers)
+
+    workers = [asyncio.create_task(worker()) for _ in range(config.concurrency)]
+    producer = asyncio.create_task(produce())
+    tasks = [producer, *workers]
+    try:
+        # A worker that dies (a report or journal that cannot be written) must stop the
+        # producer too, or it would wait forever for room in the queue.
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        await asyncio.gather(*tasks)
     finally:
-        for task in workers:
+        for task in tasks:
             task.cancel()
 
 

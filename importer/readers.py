@@ -168,16 +168,27 @@ def _open_csv(
     if delimiter is None:
         body = "\n".join(lines[first:])
         delimiter = "\t" if suffix.startswith(".tsv") else _sniff_delimiter(body)
-    reader = csv.reader(io.StringIO(sample, newline=""), delimiter=delimiter, strict=False)
+    # The header is read from the file itself, not the sample: a wide export's header
+    # can be longer than the 64 KB sniffed.
+    table = Table(path, (), "csv", encoding, delimiter, None)
     header: list[str] = []
     end = 0
     try:
-        for header in reader:
-            start, end = end + 1, reader.line_num
-            if start > first and any(c.strip() for c in header):
-                break
-        else:
-            header = []
+        with _open_binary(table) as raw:
+            text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
+            reader = csv.reader(text, delimiter=delimiter, strict=False)
+            for header in reader:
+                start, end = end + 1, reader.line_num
+                if start > first and any(c.strip() for c in header):
+                    break
+            else:
+                header = []
+    except UnicodeDecodeError:
+        offset, line = _first_bad_byte(table)
+        hint = _encoding_hint(table, offset)
+        raise InputError(
+            f"{path}: not valid {encoding} at byte offset {offset} (line {line}); {hint}"
+        ) from None
     except csv.Error as exc:
         raise InputError(f"{path}: line {end + 1}: the header cannot be parsed ({exc})") from None
     columns = _header_columns(path, header, end)

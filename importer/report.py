@@ -16,6 +16,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from .errors import OutputError
+
 __all__ = ["RESULT_COLUMNS", "STATUSES", "Reporter", "RowResult", "Summary", "file_sha256"]
 
 STATUSES = ("created", "updated", "unchanged", "valid", "skipped", "invalid", "failed")
@@ -99,10 +101,14 @@ class Reporter:
 
     def __init__(self, directory: Path, columns: tuple[str, ...]) -> None:
         self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
         self.counts: Counter[str] = Counter()
-        self._results_fh: IO[str] = (directory / "results.csv").open("w", newline="", encoding="utf-8")
-        self._failed_fh: IO[str] = (directory / "failed.csv").open("w", newline="", encoding="utf-8")
+        self.broken: OutputError | None = None
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            self._results_fh: IO[str] = (directory / "results.csv").open("w", newline="", encoding="utf-8")
+            self._failed_fh: IO[str] = (directory / "failed.csv").open("w", newline="", encoding="utf-8")
+        except OSError as exc:
+            raise OutputError(f"cannot write the report in {directory}: {exc.strerror or exc}") from None
         self._results = csv.writer(self._results_fh)
         self._failed = csv.writer(self._failed_fh)
         self._width = len(columns)
@@ -113,6 +119,27 @@ class Reporter:
         self._failed.writerow((*columns, error_col))
 
     def write(self, result: RowResult) -> None:
+        """Write one row's result; a failed write (disk full) raises OutputError."""
+        if self.broken is not None:
+            raise self.broken
+        try:
+            self._write(result)
+        except OSError as exc:
+            self.broken = self._error(exc)
+            raise self.broken from None
+
+    def _error(self, exc: OSError) -> OutputError:
+        name = Path(exc.filename).name if exc.filename else ""
+        where = self.directory / name if name else self.directory
+        if not name:
+            # A buffered write does not say which file; the results file is written most.
+            where = self.directory / "results.csv"
+        return OutputError(
+            f"cannot write the report {where}: {exc.strerror or exc}; rows already sent are in "
+            "the journal, so running the same command again once there is room resumes safely"
+        )
+
+    def _write(self, result: RowResult) -> None:
         self.counts[result.status] += 1
         error = safe_cell(result.error) if result.error else ""
         self._results.writerow(
@@ -135,7 +162,18 @@ class Reporter:
         return sum(self.counts.values())
 
     def close(self, summary: Summary) -> None:
-        self._results_fh.close()
-        self._failed_fh.close()
-        path = self.directory / "summary.json"
-        path.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
+        """Flush and close; writes summary.json. After a failed write, closes quietly."""
+        try:
+            self._results_fh.close()
+            self._failed_fh.close()
+            path = self.directory / "summary.json"
+            path.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            if self.broken is None:
+                self.broken = self._error(exc)
+                raise self.broken from None
+            for fh in (self._results_fh, self._failed_fh):
+                try:
+                    fh.close()
+                except OSError:
+                    pass

@@ -2,7 +2,8 @@
 
 It serves the three customer endpoints of the vendor's spec under ``/api/v1`` on loopback,
 keeps customers in memory, and can be made difficult on purpose: latency, a server-side rate
-limit answering 429 with Retry-After, and a share of 500/503 answers. ``/_sandbox/stats``
+limit answering 429 with Retry-After, bursts of 429, a share of 500/503 answers, writes that
+hang past the client's timeout, connections dropped before or after the write is applied. ``/_sandbox/stats``
 (no auth) shows what it received, so tests can count requests.
 """
 
@@ -48,6 +49,11 @@ class SandboxOptions:
     rate_limit: float | None = None  # requests per second before answering 429
     fault_rate: float = 0.0  # share of write requests answered 500 or 503
     lose_response_rate: float = 0.0  # share of successful writes whose answer is never sent
+    hang_rate: float = 0.0  # share of writes that are applied, then answered only after hang_s
+    hang_s: float = 30.0
+    drop_rate: float = 0.0  # share of requests whose connection is dropped before anything happens
+    burst_every: int = 0  # every burst_every requests, the next burst_len are answered 429
+    burst_len: int = 0
     seed: int | None = None
 
 
@@ -95,7 +101,24 @@ class SandboxApp:
             body += message.get("body", b"")
             if not message.get("more_body"):
                 break
+        if (
+            self.options.drop_rate
+            and not scope["path"].startswith("/_sandbox/")
+            and self._random.random() < self.options.drop_rate
+        ):
+            self.requests["dropped"] += 1
+            await send(
+                {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]}
+            )
+            raise _LoseResponse()
         status, payload, headers = await self._handle(scope, body)
+        if (
+            self.options.hang_rate
+            and scope["method"] in ("POST", "PATCH")
+            and self._random.random() < self.options.hang_rate
+        ):
+            self.requests["hung"] += 1
+            await asyncio.sleep(self.options.hang_s)
         lose = (
             status in (200, 201)
             and scope["method"] in ("POST", "PATCH")
@@ -135,6 +158,12 @@ class SandboxApp:
         if not self._authorised(scope):
             self.requests["401"] += 1
             return 401, {"detail": "Invalid or missing API key."}, []
+        burst = self.options.burst_every
+        total = self.requests["total"]
+        if burst and total >= burst and total % burst < self.options.burst_len:
+            self.requests["429"] += 1
+            self.requests["429_burst"] += 1
+            return 429, {"detail": "Request was throttled."}, [(b"retry-after", b"1")]
         wait = self._rate_limited()
         if wait is not None:
             self.requests["429"] += 1

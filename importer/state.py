@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
-from .errors import InputError, RunAborted
+from .errors import InputError, OutputError, RunAborted
 
 __all__ = ["Journal", "JournalEntry", "default_state_path", "payload_hash"]
 
@@ -122,6 +122,14 @@ class Journal:
 
     def record(self, customer_id: str, digest: bytes, kelviq_id: str | None) -> None:
         """Remember an accepted payload; committed at once (WAL keeps this cheap)."""
+        try:
+            self._record(customer_id, digest, kelviq_id)
+        except sqlite3.OperationalError as exc:
+            # SQLite rolls the statement back: the journal stays consistent, one row short,
+            # and that row is found again by the API (409 -> update) on the next run.
+            raise OutputError(f"cannot write the journal {self.path}: {exc}") from None
+
+    def _record(self, customer_id: str, digest: bytes, kelviq_id: str | None) -> None:
         self._conn.execute(
             "INSERT INTO customers (customer_id, payload_hash, kelviq_id) VALUES (?, ?, ?) "
             "ON CONFLICT (customer_id) DO UPDATE SET payload_hash = excluded.payload_hash, "

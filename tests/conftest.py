@@ -16,6 +16,35 @@ SPEC = Path(__file__).parent / "data" / "kelviq-customers-openapi.json"
 
 
 @pytest.fixture(autouse=True)
+def _no_traceback_ever(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every command run through CliRunner in the suite: a traceback is a failed test."""
+    from click.testing import CliRunner
+
+    invoke = CliRunner.invoke
+
+    def checked(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        result = invoke(self, *args, **kwargs)
+        assert "Traceback" not in result.output, result.output
+        if result.exception is not None and not isinstance(result.exception, SystemExit):
+            raise AssertionError(f"the command raised {result.exception!r}") from result.exception
+        return result
+
+    monkeypatch.setattr(CliRunner, "invoke", checked)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """What tests print to the real stdout/stderr has no traceback: checked on every test."""
+    report = yield
+    if report.when == "call" and report.passed:
+        for _name, text in report.sections:
+            if "Traceback (most recent call last)" in text:
+                report.outcome = "failed"
+                report.longrepr = f"a traceback was printed during {item.nodeid}:\n{text[-2000:]}"
+    return report
+
+
+@pytest.fixture(autouse=True)
 def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Journals go to a fresh directory per test, never to the real ~/.local/state."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))

@@ -1,0 +1,69 @@
+"""Logging for runs: events, not chatter. Set up in one place from -v/-vv, --log-file, --log-format.
+
+The library logs to the ``kelviq_import`` logger with an ``event`` name and fields in
+``extra``; it never configures handlers itself (an orchestrator embedding it keeps its own).
+Levels: WARNING aborts and warnings (the default), INFO run start/end and retries (-v),
+DEBUG one line per row (-vv). The API key is never passed to a log call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LOGGER", "configure", "event"]
+
+LOGGER = logging.getLogger("kelviq_import")
+_RESERVED = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+def event(level: int, name: str, message: str, **fields: Any) -> None:
+    """Log ``message`` as event ``name`` with structured ``fields``."""
+    if LOGGER.isEnabledFor(level):
+        LOGGER.log(level, message, extra={"event": name, **fields})
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: ts, level, event, message and the event's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "event": getattr(record, "event", record.name),
+            "message": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and key != "event":
+                data[key] = value
+        if record.exc_info:
+            data["error"] = self.formatException(record.exc_info).splitlines()[-1]
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+class TextFormatter(logging.Formatter):
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%dT%H:%M:%S")
+
+
+def configure(verbosity: int = 0, log_file: Path | None = None, log_format: str = "text") -> None:
+    """Console (stderr) at WARNING/INFO/DEBUG for 0/1/2+; the log file at INFO or more."""
+    console_level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbosity, 2)]
+    formatter: logging.Formatter = JsonFormatter() if log_format == "json" else TextFormatter()
+    LOGGER.handlers.clear()
+    LOGGER.propagate = False
+    console = logging.StreamHandler()
+    console.setLevel(console_level)
+    console.setFormatter(formatter)
+    LOGGER.addHandler(console)
+    level = console_level
+    if log_file is not None:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setLevel(min(console_level, logging.INFO))
+        handler.setFormatter(formatter)
+        LOGGER.addHandler(handler)
+        level = min(level, logging.INFO)
+    LOGGER.setLevel(level)
