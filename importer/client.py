@@ -2,7 +2,8 @@
 
 Which failures are retried is explicit: 429, 500, 502, 503, 504, timeouts and connection
 errors. ``Retry-After`` (seconds or an HTTP date) is honoured; otherwise the wait is
-exponential with full jitter. Every attempt, retries included, passes the shared rate limiter.
+exponential with full jitter. Every attempt, retries included, passes the shared pacer,
+which also slows down when the API answers 429 or 503 and speeds up again (ratelimit.py).
 401 and 403 raise ``AuthenticationError``: one bad key must not turn into a million error rows.
 """
 
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from aiolimiter import AsyncLimiter
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
@@ -29,6 +29,7 @@ from tenacity import (
 
 from . import __version__
 from .errors import AuthenticationError
+from .ratelimit import Pacer
 
 __all__ = ["KelviqClient", "Outcome", "RetryPolicy", "TransientError"]
 
@@ -123,13 +124,14 @@ class KelviqClient:
         sleep: Sleep | None = None,
         on_retry: Callable[[str, float], None] | None = None,
         on_request: Callable[[], None] | None = None,
+        adaptive: bool = True,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._retry = retry or RetryPolicy()
         self._sleep = sleep or asyncio.sleep
         self._on_retry = on_retry
         self._on_request = on_request
-        self._limiter = AsyncLimiter(1, 1.0 / rate) if rate else None
+        self.pacer = Pacer(rate, adaptive=adaptive) if rate else None
         headers = {
             "Authorization": f"Bearer {api_key}",
             "User-Agent": f"kelviq-import/{__version__}",
@@ -232,8 +234,9 @@ class KelviqClient:
         body: dict[str, Any] | None,
         params: dict[str, str | int] | None,
     ) -> httpx.Response:
-        if self._limiter is not None:
-            await self._limiter.acquire()
+        pacer = self.pacer
+        if pacer is not None:
+            await pacer.acquire()
         if self._on_request is not None:
             self._on_request()
         try:
@@ -242,6 +245,11 @@ class KelviqClient:
             raise TransientError(f"timeout ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
             raise TransientError(f"connection error ({type(exc).__name__}: {exc})") from None
+        if pacer is not None:
+            if response.status_code in (429, 503):
+                pacer.throttled()
+            elif response.status_code < 500:
+                pacer.succeeded()
         if response.status_code in RETRY_STATUSES:
             raise TransientError(
                 f"{response.status_code} {error_message(response)}",
