@@ -5,16 +5,19 @@ real limit needs a rate that moves, so the pacer is a few lines of GCRA (a virtu
 each request gets the next slot ``1/rate`` after the previous one. A small ``tolerance`` lets
 the schedule catch up after the event loop woke a little late, without bursting.
 
-Adaptation: a 429 or 503 cuts the rate by ``decrease`` (at most once per ``cooldown``, since
-one overload answers many requests in flight at once); each success adds ``increase / rate``
-requests per second, so the rate climbs by ``increase`` per second of successes, up to the
-configured ceiling.
+Adaptation: a 429 or 503 cuts the rate (at most once per ``cooldown``, since one overload
+answers many requests in flight at once) to what the API actually accepted over the last
+second, and never less than a ``decrease`` cut: far above the API's limit, one cut lands near
+it instead of halving for ten seconds while most requests bounce. Each success then adds
+``increase`` requests/s, so a second of successes at rate r adds ``increase × r``: 3% a second,
+up to the configured ceiling, probing gently.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -28,8 +31,8 @@ class Pacer:
     ceiling: float
     adaptive: bool = True
     floor: float = 0.5
-    decrease: float = 0.75
-    increase: float = 0.0  # requests/s gained per second of successes; 0: 2% of the ceiling
+    decrease: float = 0.75  # the gentlest cut
+    increase: float = 0.03  # share of the current rate gained per second of successes
     cooldown: float = 1.0
     tolerance: float = 0.05
     clock: Callable[[], float] = time.monotonic
@@ -38,14 +41,13 @@ class Pacer:
     cuts: int = field(default=0, init=False)
     _next: float = field(default=0.0, init=False)
     _last_cut: float = field(default=float("-inf"), init=False)
+    _accepted: deque[float] = field(default_factory=deque, init=False)  # success times, last 1 s
 
     def __post_init__(self) -> None:
         if self.ceiling <= 0:
             raise ValueError("rate must be positive")
         self.rate = self.ceiling
         self.floor = min(self.floor, self.ceiling)
-        if not self.increase:
-            self.increase = max(1.0, self.ceiling * 0.02)
 
     async def acquire(self) -> None:
         """Wait for this request's slot."""
@@ -64,8 +66,22 @@ class Pacer:
             return
         self._last_cut = now
         self.cuts += 1
-        self.rate = max(self.floor, self.rate * self.decrease)
+        accepted = self._window(now)
+        cut = self.rate * self.decrease
+        self.rate = max(self.floor, min(cut, accepted) if accepted else cut)
 
     def succeeded(self) -> None:
-        if self.adaptive and self.rate < self.ceiling:
-            self.rate = min(self.ceiling, self.rate + self.increase / self.rate)
+        if not self.adaptive:
+            return
+        now = self.clock()
+        self._accepted.append(now)
+        self._window(now)
+        if self.rate < self.ceiling:
+            self.rate = min(self.ceiling, self.rate + self.increase)
+
+    def _window(self, now: float) -> int:
+        """Successes in the last second."""
+        accepted = self._accepted
+        while accepted and accepted[0] < now - 1.0:
+            accepted.popleft()
+        return len(accepted)

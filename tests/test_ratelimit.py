@@ -59,20 +59,30 @@ def test_a_late_wakeup_is_made_up_within_the_tolerance_only() -> None:
     asyncio.run(go())
 
 
-def test_throttling_cuts_the_rate_once_per_cooldown_and_success_restores_it() -> None:
+def test_throttling_cuts_once_per_cooldown_to_what_the_api_accepted() -> None:
+    clock = Clock()
+    p = pacer(1000, clock)
+    for _ in range(100):  # the API took 100 requests in the last second...
+        clock.now += 0.002
+        p.succeeded()
+    for _ in range(20):  # ...then answered twenty in flight with 429 at once
+        p.throttled()
+    assert p.rate == pytest.approx(100, abs=1) and p.cuts == 1  # one cut, straight to ~100/s
+    clock.now += 1.5
+    p.throttled()  # no success in the last second: the gentle cut applies
+    assert p.rate == pytest.approx(75, abs=1) and p.cuts == 2
+
+
+def test_successes_probe_upwards_by_three_percent_a_second_up_to_the_ceiling() -> None:
     clock = Clock()
     p = pacer(200, clock)
-    for _ in range(20):  # twenty 429s from one overload, in the same instant
-        p.throttled()
-    assert p.rate == pytest.approx(150) and p.cuts == 1
-    clock.now += 1.0
-    p.throttled()
-    assert p.rate == pytest.approx(112.5) and p.cuts == 2
-    # Each second of successes at rate r adds `increase` (2% of the ceiling: 4 req/s).
-    for _ in range(113):
+    p.rate = 100.0
+    for _ in range(100):  # one second of successes at 100/s
+        clock.now += 0.01
         p.succeeded()
-    assert p.rate == pytest.approx(116.5, abs=0.1)
+    assert p.rate == pytest.approx(103)
     for _ in range(100_000):
+        clock.now += 0.001
         p.succeeded()
     assert p.rate == 200  # never above what was asked
 

@@ -1,0 +1,69 @@
+"""The baseline for the overhead figure: the least code that posts a file's rows to the API.
+
+Same httpx settings as the importer (clients of at most 8 connections, round-robin, same
+timeout), same concurrency, the same file; payloads built inline; no retries, no journal, no
+report. Prints rows/s of successful creates as JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import itertools
+import json
+import sys
+import time
+
+import httpx
+
+from importer.client import POOL_SIZE
+
+
+async def main(path: str, base_url: str, key: str, concurrency: int) -> None:
+    pools = -(-concurrency // POOL_SIZE)
+    per_pool = -(-concurrency // pools)
+    headers = {"Authorization": f"Bearer {key}"}
+    clients = [
+        httpx.AsyncClient(
+            base_url=base_url,
+            headers=headers,
+            timeout=httpx.Timeout(30.0, connect=10.0),
+            limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
+        )
+        for _ in range(pools)
+    ]
+    rr = itertools.cycle(clients)
+    queue: asyncio.Queue[dict[str, object] | None] = asyncio.Queue(maxsize=concurrency * 4)
+    ok = 0
+
+    async def worker() -> None:
+        nonlocal ok
+        while (payload := await queue.get()) is not None:
+            response = await next(rr).post("/customers/", json=payload)
+            ok += response.status_code == 201
+
+    t0 = time.perf_counter()
+    workers = [asyncio.create_task(worker()) for _ in range(concurrency)]
+    with open(path, newline="", encoding="utf-8") as fh:
+        rows = csv.reader(fh)
+        next(rows)
+        for cid, email, first, last, city, postal, country in rows:
+            await queue.put(
+                {
+                    "customerId": cid,
+                    "email": email,
+                    "name": f"{first} {last}",
+                    "billingAddress": {"city": city, "postalCode": postal, "country": country},
+                }
+            )
+    for _ in workers:
+        await queue.put(None)
+    await asyncio.gather(*workers)
+    elapsed = time.perf_counter() - t0
+    for client in clients:
+        await client.aclose()
+    print(json.dumps({"rows": ok, "seconds": elapsed, "rows_per_second": ok / elapsed}))
+
+
+if __name__ == "__main__":
+    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])))

@@ -1,0 +1,285 @@
+"""`make bench`: the speed, scale and rate figures of kelviq-import, each next to its target.
+
+Generates its own data in a temporary directory, runs everything in one go (so ratios hold on
+a noisy machine) and prints a Markdown table; copy it into bench/RESULTS.md with the machine.
+The sandbox runs in a process of its own, as a real API would. `--quick` uses smaller files
+(for a smoke test; the memory figures need the full sizes to mean anything).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from importer.sandbox import SandboxProcess  # noqa: E402
+
+PY = sys.executable
+KEY = "sandbox-demo-key"
+DEAD_URL = "http://127.0.0.1:9/api/v1"  # nothing listens: a request here would fail the run
+RESULTS: list[tuple[str, str, str, bool]] = []
+
+
+def record(name: str, figure: str, target: str, ok: bool) -> None:
+    RESULTS.append((name, figure, target, ok))
+    print(f"  {'PASS' if ok else 'MISS'}  {name}: {figure} (target {target})", flush=True)
+
+
+def make_csv(path: Path, n: int) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        out = csv.writer(fh)
+        out.writerow(["customer_id", "email", "first_name", "last_name", "city", "postal_code", "country"])
+        for i in range(n):
+            out.writerow(
+                [f"C{i:08d}", f"c{i}@example.com", "Ada", f"Lovelace {i}", "London", "EC1A 1BB", "GB"]
+            )
+    return path
+
+
+def make_xlsx(path: Path, n: int) -> Path:
+    from openpyxl import Workbook
+
+    wb = Workbook(write_only=True)
+    ws = wb.create_sheet("Customers")
+    ws.append(["customer_id", "email", "first_name", "last_name", "city", "postal_code", "country", "phone"])
+    for i in range(n):
+        ws.append(
+            [10_000_000 + i, f"c{i}@example.com", "Ada", "Lovelace", "London", "01234", "GB", 4915112345678]
+        )
+    wb.save(path)
+    return path
+
+
+def timed(
+    args: list[str], env: dict[str, str] | None = None
+) -> tuple[float, subprocess.CompletedProcess[str]]:
+    t0 = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, **(env or {})})
+    elapsed = time.perf_counter() - t0
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(args)} exited {done.returncode}:\n{done.stderr[-3000:]}")
+    return elapsed, done
+
+
+def reset(server: SandboxProcess) -> None:
+    root = server.base_url.rsplit("/api/v1", 1)[0]
+    urllib.request.urlopen(
+        urllib.request.Request(root + "/_sandbox/reset", method="POST"), timeout=30
+    ).close()
+
+
+def run_cli(tmp: Path, source: Path, base_url: str, *args: str) -> tuple[float, dict[str, object]]:
+    report = Path(tempfile.mkdtemp(dir=tmp, prefix="report-"))
+    elapsed, _ = timed(
+        [PY, "-m", "importer", "run", str(source), "--report-dir", str(report), *args],
+        {"KELVIQ_API_KEY": KEY, "KELVIQ_BASE_URL": base_url},
+    )
+    return elapsed, json.loads((report / "summary.json").read_text())
+
+
+def bench_help() -> None:
+    times = [timed([PY, "-m", "importer", "--help"])[0] for _ in range(5)]
+    best = min(times)
+    record("`kelviq-import --help`", f"{best:.3f} s (best of 5)", "≤ 0.3 s", best <= 0.3)
+
+
+def bench_overhead(tmp: Path, n: int) -> None:
+    source = make_csv(tmp / "overhead.csv", n)
+    with SandboxProcess() as server:
+        bare, tool = [], []
+        for round_ in range(2):
+            reset(server)
+            t, done = timed(
+                [PY, str(ROOT / "bench" / "bare_loop.py"), str(source), server.base_url, KEY, "8"]
+            )
+            assert json.loads(done.stdout)["rows"] == n
+            bare.append(n / t)
+            reset(server)
+            state = tmp / f"overhead-{round_}.sqlite3"
+            t, summary = run_cli(tmp, source, server.base_url, "--rate", "0", "--state", str(state))
+            assert summary["counts"] == {"created": n}, summary["counts"]
+            tool.append(n / t)
+    ratio = max(tool) / max(bare)
+    record(
+        f"Overhead ({n:,} rows, concurrency 8, 0 ms latency)",
+        f"kelviq-import {max(tool):,.0f} rows/s vs bare loop {max(bare):,.0f} rows/s = {ratio:.2f}×",
+        "≥ 0.9×",
+        ratio >= 0.9,
+    )
+
+
+def bench_latency(tmp: Path, n: int) -> None:
+    source = make_csv(tmp / "latency.csv", n)
+    with SandboxProcess("--latency-ms", "50") as server:
+        _, summary = run_cli(tmp, source, server.base_url, "--rate", "0", "--concurrency", "64", "--no-state")
+    ideal = 64 / 0.050
+    got = float(summary["rows_per_second"])  # type: ignore[arg-type]
+    record(
+        f"Latency-bound ({n:,} rows, 50 ms, concurrency 64, no rate limit)",
+        f"{got:,.0f} rows/s = {got / ideal:.0%} of the ideal {ideal:,.0f}",
+        "≥ 95%",
+        got / ideal >= 0.95,
+    )
+
+
+def bench_rate(tmp: Path, n: int) -> None:
+    source = make_csv(tmp / "rate.csv", n)
+    with SandboxProcess("--rate-limit", "200") as server:
+        _, summary = run_cli(
+            tmp, source, server.base_url, "--rate", "200", "--concurrency", "16", "--no-state"
+        )
+        stats = server.stats()
+    got = float(summary["rows_per_second"])  # type: ignore[arg-type]
+    throttled = stats["requests"].get("429", 0)
+    record(
+        f"Rate accuracy ({n:,} rows, --rate 200, server limit 200/s)",
+        f"{got:.1f} rows/s = {got / 200:.1%}; {throttled} answered 429",
+        "≥ 98%, no 429",
+        got / 200 >= 0.98 and throttled == 0,
+    )
+    with SandboxProcess("--rate-limit", "100") as server:
+        _, summary = run_cli(
+            tmp, source, server.base_url, "--rate", "1000", "--concurrency", "16", "--no-state"
+        )
+        stats = server.stats()
+    got = float(summary["rows_per_second"])  # type: ignore[arg-type]
+    total = stats["requests"]["total"]
+    share = stats["requests"].get("429", 0) / total
+    record(
+        f"Adapting ({n:,} rows, --rate 1000, server limit 100/s)",
+        f"{got:.1f} rows/s = {got / 100:.0%} of the limit; {share:.1%} of {total:,} requests answered 429",
+        "near 100/s, < 5% 429",
+        got >= 85 and share < 0.05 and summary["counts"] == {"created": n},
+    )
+
+
+MEMORY_SCRIPT = """
+import resource, sys
+from pathlib import Path
+import httpx
+from importer import ImportConfig, run_import
+
+def handler(request):
+    return httpx.Response(201, json={"id": "00000000-0000-0000-0000-000000000000"})
+
+summary = run_import(
+    ImportConfig(input=Path(sys.argv[1]), base_url=sys.argv[2], api_key="k", rate=None, concurrency=16,
+                 state=Path(sys.argv[3]), report_dir=Path(sys.argv[4])),
+    transport=httpx.MockTransport(handler),
+)
+assert summary.counts == {"created": int(sys.argv[5])}, summary.counts
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def bench_memory_and_rerun(tmp: Path, small: int, large: int) -> None:
+    peaks = {}
+    for n in (small, large):
+        source = make_csv(tmp / f"mem-{n}.csv", n)
+        state = tmp / f"mem-{n}.sqlite3"
+        t, done = timed(
+            [PY, "-c", MEMORY_SCRIPT, str(source), DEAD_URL, str(state), str(tmp / f"mem-{n}"), str(n)]
+        )
+        peaks[n] = int(done.stdout.strip()) / 1024
+        print(
+            f"    {n:,} rows through the whole pipeline (in-process transport): {t:.1f} s, {peaks[n]:.0f} MB"
+        )
+    ratio = peaks[large] / peaks[small]
+    record(
+        f"Peak RSS, {large:,} rows (whole pipeline, journal on)",
+        f"{peaks[large]:.0f} MB; {ratio:.2f}× the {small:,}-row run ({peaks[small]:.0f} MB)",
+        "≤ 200 MB and ≤ 1.2×",
+        peaks[large] <= 200 and ratio <= 1.2,
+    )
+    source = tmp / f"mem-{large}.csv"
+    t, summary = run_cli(tmp, source, DEAD_URL, "--state", str(tmp / f"mem-{large}.sqlite3"))
+    requests = summary["requests"]
+    record(
+        f"Nightly re-run, {large:,} unchanged rows",
+        f"{t:.1f} s, {requests} requests, {summary['counts']}",
+        "0 requests, ≤ 60 s",
+        requests == 0 and t <= 60 and summary["counts"] == {"unchanged": large},
+    )
+
+
+def bench_excel(tmp: Path, n: int) -> None:
+    t0 = time.perf_counter()
+    source = make_xlsx(tmp / "customers.xlsx", n)
+    print(f"    wrote a {n:,}-row workbook in {time.perf_counter() - t0:.1f} s")
+    times = []
+    for _ in range(2):
+        t, done = timed([PY, "-m", "importer", "validate", str(source), "--report-dir", str(tmp / "xlsx")])
+        assert f"{n} valid" in done.stdout, done.stdout
+        times.append(t)
+    record(
+        f"Excel: {n:,}-row .xlsx read, mapped and validated (`validate`, whole command)",
+        f"{min(times):.2f} s",
+        "≤ 5 s",
+        min(times) <= 5,
+    )
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    import httpx
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {mem:.0f} GiB; {platform.platform()}; "
+        f"Python {platform.python_version()}, httpx {httpx.__version__}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="small files: a smoke test of the bench itself")
+    args = parser.parse_args()
+    q = args.quick
+    steps: list[tuple[str, Callable[[Path], None]]] = [
+        ("help", lambda t: bench_help()),
+        ("overhead", lambda t: bench_overhead(t, 2_000 if q else 20_000)),
+        ("latency", lambda t: bench_latency(t, 2_000 if q else 12_800)),
+        ("rate", lambda t: bench_rate(t, 600 if q else 4_000)),
+        ("excel", lambda t: bench_excel(t, 5_000 if q else 100_000)),
+        (
+            "memory",
+            lambda t: bench_memory_and_rerun(t, 10_000 if q else 100_000, 100_000 if q else 1_000_000),
+        ),
+    ]
+    print(f"machine: {machine()}")
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="kelviq-bench-") as tmp:
+        for name, step in steps:
+            print(f"[{name}]", flush=True)
+            step(Path(tmp))
+    cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime
+    print(f"\n(total {time.perf_counter() - t0:.0f} s; {cpu:.0f} s CPU in child processes)\n")
+    print("| Figure | Measured | Target | |")
+    print("|---|---|---|---|")
+    for name, figure, target, ok in RESULTS:
+        print(f"| {name} | {figure} | {target} | {'✅' if ok else '❌ miss'} |")
+    sys.exit(0 if all(ok for *_, ok in RESULTS) else 1)
+
+
+if __name__ == "__main__":
+    main()
