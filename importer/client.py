@@ -129,14 +129,14 @@ class KelviqClient:
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Sleep | None = None,
         on_retry: Callable[[str, float], None] | None = None,
-        on_request: Callable[[], None] | None = None,
+        on_response: Callable[[float, int | None], None] | None = None,
         adaptive: bool = True,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._retry_policy = retry or RetryPolicy()
         self._sleep = sleep or asyncio.sleep
         self._on_retry = on_retry
-        self._on_request = on_request
+        self._on_response = on_response  # (seconds, HTTP status or None), after every attempt
         self.pacer = Pacer(rate, adaptive=adaptive) if rate else None
         headers = {
             "Authorization": f"Bearer {api_key}",
@@ -270,14 +270,16 @@ class KelviqClient:
         pacer = self.pacer
         if pacer is not None:
             await pacer.acquire()
-        if self._on_request is not None:
-            self._on_request()
+        started = time.perf_counter()
         try:
             response = await next(self._next).request(method, path, json=body, params=params)
         except httpx.TimeoutException as exc:
+            self._responded(started, None)
             raise TransientError(f"timeout ({type(exc).__name__})") from None
         except httpx.TransportError as exc:
+            self._responded(started, None)
             raise TransientError(f"connection error ({type(exc).__name__}: {exc})") from None
+        self._responded(started, response.status_code)
         if pacer is not None:
             if response.status_code in (429, 503):
                 pacer.throttled()
@@ -290,6 +292,10 @@ class KelviqClient:
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
         return response
+
+    def _responded(self, started: float, status: int | None) -> None:
+        if self._on_response is not None:
+            self._on_response(time.perf_counter() - started, status)
 
 
 def _quote(customer_id: str) -> str:

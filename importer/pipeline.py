@@ -27,6 +27,7 @@ from .mapping import Mapped, Mapping, RowMapper, load_mapping
 from .readers import Table, open_table
 from .report import Reporter, RowResult, Summary, default_report_dir, file_sha256
 from .state import Journal, JournalEntry, default_state_path, payload_hash
+from .timeline import Timeline
 
 __all__ = ["run_import", "prepare", "Prepared"]
 
@@ -128,6 +129,7 @@ FAILURE_RATE_MIN_ROWS = 20  # a failure rate means little before this many rows 
 
 @dataclass
 class _RunState:
+    timeline: Timeline
     abort: ImporterError | None = None
     stop_signal: int | None = None
     requests: int = 0
@@ -150,19 +152,23 @@ def run_import(
     sleep: Sleep | None = None,
     on_result: OnResult | None = None,
     prepared: Prepared | None = None,
+    timeline: Timeline | None = None,
 ) -> Summary:
     """Import ``config.input`` and write the report; returns the Summary.
 
     Raises InputError/UsageError before anything is sent, and RunAborted when another run
     holds the journal. A run that stops early (refused key, error budget, SIGINT/SIGTERM)
     still writes a full report and returns a Summary whose ``aborted`` says why.
+
+    ``on_result`` sees every row's result as it is written; ``timeline`` (pass one to watch
+    a run from another thread, as the progress display does) collects the live figures.
     """
     prepared = prepared or prepare(config)
     journal = None
     if config.use_state and not config.dry_run:
         journal = Journal.open(config.state or default_state_path(config.base_url), base_url=config.base_url)
     try:
-        return _run(config, prepared, journal, transport, sleep, on_result)
+        return _run(config, prepared, journal, transport, sleep, on_result, timeline or Timeline())
     finally:
         if journal is not None:
             journal.close()
@@ -175,6 +181,7 @@ def _run(
     transport: httpx.AsyncBaseTransport | None,
     sleep: Sleep | None,
     on_result: OnResult | None,
+    timeline: Timeline,
 ) -> Summary:
     report_dir = config.report_dir or default_report_dir()
     reporter = Reporter(report_dir, prepared.table.columns)
@@ -193,7 +200,8 @@ def _run(
     )
     started = dt.datetime.now(dt.UTC)
     t0 = time.perf_counter()
-    state = _RunState()
+    timeline.total = prepared.rows
+    state = _RunState(timeline)
     aborted: str | None = None
     try:
         asyncio.run(_pipeline(config, prepared, journal, reporter, state, transport, sleep, on_result))
@@ -231,9 +239,10 @@ def _run(
                 "delimiter": prepared.table.delimiter,
                 "header_row": prepared.table.header_row,
                 "on_duplicate": prepared.on_duplicate,
+                "problems": reporter.problems_json(),
             },
         )
-        reporter.close(summary)
+        reporter.close(summary, timeline.series())
         level = logging.WARNING if aborted else logging.INFO
         counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
         event(
@@ -266,8 +275,11 @@ async def _pipeline(
 ) -> None:
     debug = logging.getLogger("kelviq_import").isEnabledFor(logging.DEBUG)
 
+    timeline = state.timeline
+
     def emit(result: RowResult) -> None:
         reporter.write(result)
+        timeline.row(result.status)
         if debug:
             event(
                 logging.DEBUG,
@@ -290,12 +302,14 @@ async def _pipeline(
 
     def on_retry(reason: str, wait: float) -> None:
         state.retries += 1
+        state.timeline.retry(reason, wait)
         event(
             logging.INFO, "retry", f"retrying in {wait:.2f} s: {reason}", reason=reason, wait_s=round(wait, 3)
         )
 
-    def on_request() -> None:
+    def on_response(seconds: float, status: int | None) -> None:
         state.requests += 1
+        state.timeline.response(seconds, status)
 
     api = KelviqClient(
         config.base_url,
@@ -307,7 +321,7 @@ async def _pipeline(
         transport=transport,
         sleep=sleep,
         on_retry=on_retry,
-        on_request=on_request,
+        on_response=on_response,
     )
     restore = _catch_stop_signals(state)
     try:

@@ -11,6 +11,7 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -80,6 +81,27 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
+EXAMPLES_PER_KIND = 5
+
+
+def _value_to_ellipsis(m: re.Match[str]) -> str:
+    # Column names stay (they are the point); values become "…".
+    return m.group(0) if m.string[max(0, m.start() - 7) : m.start()] == "column " else "…"
+
+
+def problem_kind(problem: str) -> list[str]:
+    """``"column 'email': 'x@' is not a valid email address"`` -> the same with the value
+    replaced by ``…``; one kind per ``; ``-separated part, numbers and asides removed."""
+    kinds = []
+    for part in problem.split("; "):
+        kind = _QUOTED.sub(_value_to_ellipsis, part)
+        kind = re.sub(r"\s*\([^)]*\)", "", kind)
+        kind = re.sub(r"\d+", "N", kind)
+        kinds.append(kind.strip())
+    return kinds
+
+
 def safe_cell(text: str) -> str:
     """Server- or tool-made text for a spreadsheet: never let it start a formula."""
     return "'" + text if text.startswith(_FORMULA_START) else text
@@ -102,6 +124,8 @@ class Reporter:
     def __init__(self, directory: Path, columns: tuple[str, ...]) -> None:
         self.directory = directory
         self.counts: Counter[str] = Counter()
+        self.problems: Counter[str] = Counter()  # kind -> rows
+        self.examples: dict[str, list[int]] = {}  # kind -> first rows showing it
         self.broken: OutputError | None = None
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -141,6 +165,12 @@ class Reporter:
 
     def _write(self, result: RowResult) -> None:
         self.counts[result.status] += 1
+        if result.error and result.status in ("invalid", "failed", "skipped"):
+            for kind in problem_kind(result.error):
+                self.problems[kind] += 1
+                rows = self.examples.setdefault(kind, [])
+                if len(rows) < EXAMPLES_PER_KIND:
+                    rows.append(result.row)
         error = safe_cell(result.error) if result.error else ""
         self._results.writerow(
             (
@@ -161,13 +191,25 @@ class Reporter:
     def total(self) -> int:
         return sum(self.counts.values())
 
-    def close(self, summary: Summary) -> None:
-        """Flush and close; writes summary.json. After a failed write, closes quietly."""
+    def problems_json(self) -> list[dict[str, Any]]:
+        return [
+            {"kind": kind, "rows": n, "examples": self.examples.get(kind, [])}
+            for kind, n in self.problems.most_common()
+        ]
+
+    def close(self, summary: Summary, series: dict[str, list[float]] | None = None) -> None:
+        """Flush and close; writes summary.json and report.html. After a failed write,
+        closes quietly."""
         try:
             self._results_fh.close()
             self._failed_fh.close()
+            data = summary.to_json()
             path = self.directory / "summary.json"
-            path.write_text(json.dumps(summary.to_json(), indent=2) + "\n", encoding="utf-8")
+            path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            from .report_html import render
+
+            html = render(data, series or {})
+            (self.directory / "report.html").write_text(html, encoding="utf-8")
         except OSError as exc:
             if self.broken is None:
                 self.broken = self._error(exc)

@@ -7,18 +7,14 @@ example rows, and what the first payloads will look like.
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .config import ImportConfig
 from .pipeline import Prepared, prepare, run_import
-from .report import RowResult, Summary
+from .report import Summary
 
-__all__ = ["Validation", "problem_kind", "validate"]
-
-EXAMPLES_PER_KIND = 5
+__all__ = ["Validation", "validate"]
 
 
 @dataclass(frozen=True)
@@ -34,42 +30,13 @@ class Validation:
         return self.summary.exit_code
 
 
-_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
-
-
-def _value_to_ellipsis(m: re.Match[str]) -> str:
-    # Column names stay (they are the point); values become "…".
-    return m.group(0) if m.string[max(0, m.start() - 7) : m.start()] == "column " else "…"
-
-
-def problem_kind(problem: str) -> list[str]:
-    """``"column 'email': 'x@' is not a valid email address"`` -> the same with the value
-    replaced by ``…``; one kind per ``; ``-separated part, numbers and asides removed."""
-    kinds = []
-    for part in problem.split("; "):
-        kind = _QUOTED.sub(_value_to_ellipsis, part)
-        kind = re.sub(r"\s*\([^)]*\)", "", kind)
-        kind = re.sub(r"\d+", "N", kind)
-        kinds.append(kind.strip())
-    return kinds
-
-
 def validate(config: ImportConfig, *, preview: int = 0, prepared: Prepared | None = None) -> Validation:
     """Read, map and check every row of ``config.input``; write the report; send nothing."""
     config = replace(config, dry_run=True)
     prepared = prepared or prepare(config)
-    problems: Counter[str] = Counter()
-    examples: dict[str, list[int]] = {}
-
-    def collect(result: RowResult) -> None:
-        if result.status in ("invalid", "skipped") and result.error:
-            for kind in problem_kind(result.error):
-                problems[kind] += 1
-                rows = examples.setdefault(kind, [])
-                if len(rows) < EXAMPLES_PER_KIND:
-                    rows.append(result.row)
-
-    summary = run_import(config, prepared=prepared, on_result=collect)
+    summary = run_import(config, prepared=prepared)
+    problems = {p["kind"]: p["rows"] for p in summary.extra["problems"]}
+    examples = {p["kind"]: p["examples"] for p in summary.extra["problems"]}
     payloads: list[dict[str, Any]] = []
     if preview > 0:
         for item in prepared.mapped():
@@ -79,7 +46,7 @@ def validate(config: ImportConfig, *, preview: int = 0, prepared: Prepared | Non
                     break
     return Validation(
         summary=summary,
-        problems=dict(problems.most_common()),
+        problems=problems,
         examples=examples,
         preview=payloads,
         describe=prepared.mapping.describe(),
