@@ -282,7 +282,7 @@ class KelviqClient:
         self._responded(started, response.status_code)
         if pacer is not None:
             if response.status_code in (429, 503):
-                pacer.throttled()
+                pacer.throttled(response.status_code)
             elif response.status_code < 500:
                 pacer.succeeded()
         if response.status_code in RETRY_STATUSES:

@@ -34,6 +34,7 @@ class Pacer:
     decrease: float = 0.75  # the gentlest cut
     increase: float = 0.03  # share of the current rate gained per second of successes
     cooldown: float = 1.0
+    unavailable_share: float = 0.1
     tolerance: float = 0.05
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -42,6 +43,7 @@ class Pacer:
     _next: float = field(default=0.0, init=False)
     _last_cut: float = field(default=float("-inf"), init=False)
     _accepted: deque[float] = field(default_factory=deque, init=False)  # success times, last 1 s
+    _unavailable: deque[float] = field(default_factory=deque, init=False)  # 503 times, last 1 s
 
     def __post_init__(self) -> None:
         if self.ceiling <= 0:
@@ -57,11 +59,21 @@ class Pacer:
         if slot - now > 1e-6:
             await self.sleep(slot - now)
 
-    def throttled(self) -> None:
-        """The API said 429/503: slow down (once per cooldown)."""
+    def throttled(self, status: int = 429) -> None:
+        """The API said 429 (slow down: always heeded) or 503 (heeded when more than
+        ``unavailable_share`` of the last second's answers were 503: a few scattered 503s are
+        a flaky backend, not overload, and must not walk the rate down to the floor)."""
         if not self.adaptive:
             return
         now = self.clock()
+        if status != 429:
+            unavailable = self._unavailable
+            unavailable.append(now)
+            while unavailable and unavailable[0] < now - 1.0:
+                unavailable.popleft()
+            answers = len(unavailable) + self._window(now)
+            if answers < 10 or len(unavailable) <= self.unavailable_share * answers:
+                return
         if now - self._last_cut < self.cooldown:
             return
         self._last_cut = now

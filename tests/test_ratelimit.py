@@ -73,6 +73,22 @@ def test_throttling_cuts_once_per_cooldown_to_what_the_api_accepted() -> None:
     assert p.rate == pytest.approx(75, abs=1) and p.cuts == 2
 
 
+def test_scattered_503s_are_a_flaky_backend_not_overload() -> None:
+    clock = Clock()
+    p = pacer(100, clock)
+    for i in range(1000):  # ten seconds at 100/s, one answer in twenty a 503
+        clock.now += 0.01
+        if i % 20 == 0:
+            p.throttled(503)
+        else:
+            p.succeeded()
+    assert p.rate == 100 and p.cuts == 0
+    for _ in range(30):  # then the backend falls over: most answers are 503
+        clock.now += 0.01
+        p.throttled(503)
+    assert p.cuts == 1 and p.rate < 100
+
+
 def test_successes_probe_upwards_by_three_percent_a_second_up_to_the_ceiling() -> None:
     clock = Clock()
     p = pacer(200, clock)
