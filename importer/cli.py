@@ -247,8 +247,20 @@ def run(quiet: bool, no_state: bool, **options: Any) -> None:
 
         _setup_logging(options)
         config = _config(use_state=not no_state, **options)
-        summary = run_import(config, prepared=prepare(config))
-        (_print_summary_line if quiet else _print_summary)(summary)
+        prepared = prepare(config)
+        if quiet or not _interactive():
+            summary = run_import(config, prepared=prepared)
+            (_print_summary_line if quiet else _print_summary)(summary)
+            return summary
+        from .progress import LiveProgress, summary_line, summary_table
+        from .timeline import Timeline
+
+        timeline = Timeline()
+        with LiveProgress(timeline, config.input.name) as live:
+            summary = run_import(config, prepared=prepared, timeline=timeline)
+        live.console.print(summary_table(summary))
+        live.console.print(f"  {summary_line(summary)}")
+        _print_summary(summary, counts=False)
         return summary
 
     sys.exit(_guarded(go).exit_code)
@@ -401,22 +413,28 @@ def _print_summary_line(summary: Summary) -> None:
     )
 
 
-def _print_summary(summary: Summary) -> None:
+def _interactive() -> bool:
+    """Progress only for a person watching: stderr is a terminal and TERM is not dumb."""
+    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
+
+
+def _print_summary(summary: Summary, *, counts: bool = True) -> None:
     name = Path(summary.input).name
     verb = "validated" if summary.dry_run else "imported"
-    counts = " · ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
+    line = " · ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
 
     def err(text: str) -> None:
         click.echo(text, err=True)
 
     rate = f"{summary.rows_per_second:g} rows/s"
-    err(f"{name}: {summary.rows} rows {verb} in {summary.duration_s:.1f} s ({rate})")
-    err(f"  {counts}")
+    if counts:
+        err(f"{name}: {summary.rows} rows {verb} in {summary.duration_s:.1f} s ({rate})")
+        err(f"  {line}")
     if summary.aborted:
         err(f"  ABORTED: {summary.aborted}")
     bad = summary.counts.get("invalid", 0) + summary.counts.get("failed", 0)
     report = Path(summary.report_dir)
-    err(f"  report: {report}/ (results.csv, summary.json)")
+    err(f"  report: {report / 'report.html'} (and results.csv, failed.csv, summary.json)")
     if bad:
         err(f"  {bad} rows to fix in {report / 'failed.csv'}; fix them and run it again")
 
