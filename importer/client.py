@@ -160,6 +160,9 @@ class KelviqClient:
             for _ in range(pools)
         ]
         self._next = itertools.cycle(self._clients)
+        # Absolute URLs, parsed once where constant: httpx otherwise parses the path and
+        # re-parses base_url + path on every request (measured: ~15% of the client's CPU).
+        self._create_url = httpx.URL(self._base_url + "/customers/")
 
     async def __aenter__(self) -> KelviqClient:
         return self
@@ -272,7 +275,8 @@ class KelviqClient:
             await pacer.acquire()
         started = time.perf_counter()
         try:
-            response = await next(self._next).request(method, path, json=body, params=params)
+            url = self._create_url if path == "/customers/" else self._base_url + path
+            response = await next(self._next).request(method, url, json=body, params=params)
         except httpx.TimeoutException as exc:
             self._responded(started, None)
             raise TransientError(f"timeout ({type(exc).__name__})") from None

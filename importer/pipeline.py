@@ -184,7 +184,8 @@ def _run(
     timeline: Timeline,
 ) -> Summary:
     report_dir = config.report_dir or default_report_dir()
-    reporter = Reporter(report_dir, prepared.table.columns)
+    table = prepared.table
+    reporter = Reporter(report_dir, table.columns, encoding=table.encoding, delimiter=table.delimiter)
     event(
         logging.INFO,
         "run_start",

@@ -121,7 +121,16 @@ def default_report_dir(base: Path | None = None) -> Path:
 class Reporter:
     """Writes one result per row as it arrives; ``close`` writes summary.json."""
 
-    def __init__(self, directory: Path, columns: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        directory: Path,
+        columns: tuple[str, ...],
+        *,
+        encoding: str | None = None,
+        delimiter: str | None = None,
+    ) -> None:
+        """``encoding``/``delimiter``: the input's, so failed.csv can be fed back exactly as the
+        input was (a cp1252, semicolon-separated export stays one)."""
         self.directory = directory
         self.counts: Counter[str] = Counter()
         self.problems: Counter[str] = Counter()  # kind -> rows
@@ -130,11 +139,15 @@ class Reporter:
         try:
             directory.mkdir(parents=True, exist_ok=True)
             self._results_fh: IO[str] = (directory / "results.csv").open("w", newline="", encoding="utf-8")
-            self._failed_fh: IO[str] = (directory / "failed.csv").open("w", newline="", encoding="utf-8")
+            # errors="replace" can only touch the error column: the user's own cells came from
+            # this very encoding.
+            self._failed_fh: IO[str] = (directory / "failed.csv").open(
+                "w", newline="", encoding=encoding or "utf-8", errors="replace"
+            )
         except OSError as exc:
             raise OutputError(f"cannot write the report in {directory}: {exc.strerror or exc}") from None
         self._results = csv.writer(self._results_fh)
-        self._failed = csv.writer(self._failed_fh)
+        self._failed = csv.writer(self._failed_fh, delimiter=delimiter or ",")
         self._width = len(columns)
         error_col = "error"
         while error_col in columns:

@@ -170,3 +170,42 @@ def test_cli_run_against_the_sandbox_command(tmp_path: Path) -> None:
             proc.stdout.close()
     for report in (tmp_path / "rep").iterdir():
         assert "sandbox-demo-key" not in report.read_text()
+
+
+def test_failed_csv_keeps_the_inputs_encoding_and_delimiter(sandbox, api_key, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # A European Excel export: cp1252, semicolons. The fixed failed.csv goes back in with the
+    # very same options, and the user's cells come back byte for byte.
+    source = tmp_path / "export.csv"
+    rows = "Kundennummer;Name;E-Mail\r\nK-1;Zoë Müller;zoe@example.de\r\n"
+    rows += "K-2;François Lefèvre;francois(at)example.fr\r\n"
+    source.write_bytes(rows.encode("cp1252"))
+    first = run_import(
+        ImportConfig(
+            input=source,
+            base_url=sandbox.base_url,
+            api_key=api_key,
+            rate=None,
+            encoding="cp1252",
+            report_dir=tmp_path / "r1",
+            use_state=False,
+        )
+    )
+    assert first.counts == {"created": 1, "invalid": 1}
+    raw = (tmp_path / "r1" / "failed.csv").read_bytes()
+    assert raw.startswith(b"Kundennummer;Name;E-Mail;error\r\n")
+    assert "K-2;François Lefèvre;francois(at)example.fr;".encode("cp1252") in raw
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_bytes(raw.replace(b"francois(at)example.fr", b"francois@example.fr"))
+    second = run_import(
+        ImportConfig(
+            input=fixed,
+            base_url=sandbox.base_url,
+            api_key=api_key,
+            rate=None,
+            encoding="cp1252",
+            report_dir=tmp_path / "r2",
+            use_state=False,
+        )
+    )
+    assert second.counts == {"created": 1}
+    assert sandbox.app.customers["K-2"]["name"] == "François Lefèvre"
