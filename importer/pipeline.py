@@ -42,7 +42,7 @@ class Prepared:
     mapping: Mapping
     mapper: RowMapper
     rows: int
-    duplicates: dict[int, list[int]]  # hash(customerId) -> rows that share it
+    duplicates: dict[str, list[int]]  # customerId -> the rows that share it
     on_duplicate: str = "error"
 
     def mapped(self) -> Iterator[Mapped]:
@@ -50,8 +50,8 @@ class Prepared:
         keep_first = self.on_duplicate == "first"
         for src in self.table.rows():
             item = self.mapper.map(src)
-            if dups and item.customer_id and hash(item.customer_id) in dups:
-                rows = dups[hash(item.customer_id)]
+            if dups and item.customer_id in dups:
+                rows = dups[item.customer_id]
                 if self.on_duplicate != "error":
                     kept = rows[0] if keep_first else rows[-1]
                     if item.row != kept:
@@ -89,39 +89,37 @@ def prepare(config: ImportConfig) -> Prepared:
     return Prepared(table, mapping, mapper, rows, duplicates, config.on_duplicate)
 
 
-def _scan_ids(table: Table, mapper: RowMapper) -> tuple[int, dict[int, list[int]]]:
-    """Count rows and find customerIds used more than once, in 16 bytes a row.
+def _scan_ids(table: Table, mapper: RowMapper) -> tuple[int, dict[str, list[int]]]:
+    """Count rows and find customerIds used more than once, in 8 bytes a row.
 
-    Ids are compared by their hash; two different ids sharing a 64-bit hash would both be
-    reported as duplicates (never sent twice, never lost), a chance of about 1 in 10**10
-    for a million rows.
+    A first pass keeps only a 64-bit hash per row and sorts them in place; only when two
+    hashes are equal does a second pass collect the rows of those candidates, comparing the
+    ids themselves, so a hash collision can never pass for a duplicate.
     """
     import numpy as np
 
     hashes = array.array("q")
-    rows = array.array("q")
     count = 0
     for src in table.rows():
         count += 1
         cid = mapper.customer_id(src)
         if cid:
             hashes.append(hash(cid))
-            rows.append(src.row)
-    if not hashes:
+    if len(hashes) < 2:
         return count, {}
     h = np.frombuffer(hashes, dtype=np.int64)
-    order = np.argsort(h, kind="stable")
-    sorted_h = h[order]
-    repeated = sorted_h[1:] == sorted_h[:-1]
-    if not repeated.any():
+    h.sort()  # in place: no second copy of a million-row array
+    same = h[1:] == h[:-1]
+    if not same.any():
         return count, {}
-    dup_values = np.unique(sorted_h[1:][repeated])
-    mask = np.isin(h, dup_values)
-    r = np.frombuffer(rows, dtype=np.int64)
-    found: dict[int, list[int]] = {}
-    for hv, rv in zip(h[mask].tolist(), r[mask].tolist(), strict=True):
-        found.setdefault(hv, []).append(rv)
-    return count, found
+    candidates = set(np.unique(h[1:][same]).tolist())
+    del h, same, hashes
+    rows_by_id: dict[str, list[int]] = {}
+    for src in table.rows():
+        cid = mapper.customer_id(src)
+        if cid and hash(cid) in candidates:
+            rows_by_id.setdefault(cid, []).append(src.row)
+    return count, {cid: rows for cid, rows in rows_by_id.items() if len(rows) > 1}
 
 
 FAILURE_RATE_MIN_ROWS = 20  # a failure rate means little before this many rows were sent

@@ -20,7 +20,7 @@ echo "== sandbox running at $url"
 echo "== kelviq-import run sample_data/customers.csv --mapping sample_data/mapping.example.toml"
 set +e
 KELVIQ_API_KEY=sandbox-demo-key "$BIN/kelviq-import" run sample_data/customers.csv \
-  --mapping sample_data/mapping.example.toml --base-url "$url" --rate 0 --concurrency 16
+  --mapping sample_data/mapping.example.toml --base-url "$url" --rate 0 --concurrency 16 --no-state
 code=$?
 set -e
 echo "== exit code $code (1 = some rows were invalid: sample_data has 7 bad rows on purpose)"
@@ -31,4 +31,5 @@ import csv, sys
 for row in list(csv.reader(open(sys.argv[1], encoding="utf-8")))[1:]:
     print(f"  {row[0] or '(no id)':<12} {row[-1]}")
 PY
+echo "== open ${latest}report.html in a browser for the whole picture"
 [ "$code" -le 1 ] || exit "$code"
