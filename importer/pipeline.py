@@ -361,7 +361,8 @@ async def _drive(
             if state.abort is None:
                 state.abort = _budget_exceeded(config, state)
 
-    async def worker() -> None:
+    async def worker(lane: int) -> None:
+        api.use_lane(lane)
         while (work := await queue.get()) is not None:
             item, known, digest = work
             reason = state.not_sent_reason()
@@ -404,7 +405,7 @@ async def _drive(
         for _ in workers:
             await queue.put(None)
 
-    workers = [asyncio.create_task(worker()) for _ in range(config.concurrency)]
+    workers = [asyncio.create_task(worker(i)) for i in range(config.concurrency)]
     producer = asyncio.create_task(produce())
     tasks = [producer, *workers]
     try:
