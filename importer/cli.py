@@ -72,6 +72,9 @@ _input_options = _options(
         help="A customerId on several rows: error reports every such row; first/last imports one.",
     ),
     click.option(
+        "--allow-empty", is_flag=True, help="A file with a header and no rows is fine (else exit 2)."
+    ),
+    click.option(
         "--report-dir",
         type=click.Path(path_type=Path),
         help="Where to write the report [default ./kelviq-import-reports/<UTC time>/].",

@@ -30,6 +30,7 @@ class ImportConfig:
     delimiter: str | None = None
     header_row: int | None = None  # None: the first non-blank line/row
     on_duplicate: str = "error"  # a customerId on several rows: error (all reported), first, last
+    allow_empty: bool = False  # a file with a header and no rows is an input error unless set
     concurrency: int = 8
     rate: float | None = 10.0  # requests per second for all workers together; None: no limit
     timeout: float = 30.0

@@ -21,7 +21,7 @@ import httpx
 
 from .client import KelviqClient, Outcome, Sleep
 from .config import ImportConfig
-from .errors import AuthenticationError, ImporterError, RunAborted
+from .errors import AuthenticationError, ImporterError, InputError, RunAborted
 from .logs import event
 from .mapping import Mapped, Mapping, RowMapper, load_mapping
 from .readers import Table, open_table
@@ -86,6 +86,13 @@ def prepare(config: ImportConfig) -> Prepared:
     mapping = load_mapping(config.mapping) if config.mapping else Mapping.guess(table.columns)
     mapper = mapping.compile(table.columns, where=str(config.input))
     rows, duplicates = _scan_ids(table, mapper)
+    if rows == 0 and not config.allow_empty:
+        # Loud by default: a nightly export that arrives with a header and nothing else is
+        # far more often a broken export than an empty customer list.
+        raise InputError(
+            f"{config.input}: no data rows below the header (line {table.header_row}); "
+            "pass --allow-empty if an empty file is normal for this job"
+        )
     return Prepared(table, mapping, mapper, rows, duplicates, config.on_duplicate)
 
 

@@ -94,6 +94,12 @@ def open_table(
     except OSError as exc:
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if suffix in EXCEL_SUFFIXES:
+        if head.startswith(bytes.fromhex("d0cf11e0a1b11ae1")) and suffix != ".xls":
+            # An encrypted .xlsx is an OLE2 container, not a zip.
+            raise InputError(
+                f"{path}: the workbook is password-protected (or an old .xls renamed); "
+                "save a copy without a password as .xlsx"
+            )
         if delimiter is not None:
             raise InputError(f"{path}: --delimiter applies to CSV files, not to workbooks")
         return _open_excel(path, sheet, header_row)

@@ -111,7 +111,14 @@ BAD_INPUTS = {
     ),
     "wrong sheet": (lambda d: SAMPLE / "customers.xlsx", "no sheet named 'Nope'"),
     "corrupt xlsx": (lambda d: write(d / "c.xlsx", "PK\x03\x04garbage"), "c.xlsx: not a readable workbook"),
-    "password-protected xlsx": (lambda d: password_xlsx(d / "p.xlsx"), "p.xlsx: "),
+    "password-protected xlsx": (
+        lambda d: password_xlsx(d / "p.xlsx"),
+        "p.xlsx: the workbook is password-protected",
+    ),
+    "header only": (
+        lambda d: write(d / "h.csv", "id,email\n\n"),
+        "h.csv: no data rows below the header (line 1)",
+    ),
     "duplicate header names": (lambda d: write(d / "h.csv", "id,name,Name\n1,a,b\n"), "have the same name"),
     "unknown mapping column": (
         lambda d: write(d / "u.csv", "Customer ID,Mail\n1,a@b.co\n"),
@@ -153,9 +160,17 @@ def test_a_file_that_fails_to_read_is_one_line_even_for_root(tmp_path: Path) -> 
     assert "mem.csv: cannot be read (Input/output error)" in result.output.strip()
 
 
-def test_header_only_file_is_a_run_of_zero_rows(tmp_path: Path) -> None:
+def test_header_only_is_fine_when_said_to_be(tmp_path: Path) -> None:
+    # A nightly delta export with nothing new: --allow-empty makes it a quiet run of 0 rows.
     result = CliRunner().invoke(
-        main, ["validate", str(write(tmp_path / "h.csv", "id,email\n")), "--report-dir", str(tmp_path / "r")]
+        main,
+        [
+            "validate",
+            str(write(tmp_path / "h.csv", "id,email\n")),
+            "--allow-empty",
+            "--report-dir",
+            str(tmp_path / "r"),
+        ],
     )
     assert result.exit_code == 0 and "h.csv: 0 rows" in result.output
     assert read_csv(tmp_path / "r" / "results.csv") == []
