@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,22 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str, ensure_ascii=False)
 
 
+class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes to whatever sys.stderr is at the time, like logging's last resort: a handler
+    bound to the stderr of the moment breaks once that stream is replaced and closed."""
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @property  # type: ignore[override]
+    def stream(self):  # type: ignore[no-untyped-def]
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
 class TextFormatter(logging.Formatter):
     def __init__(self) -> None:
         super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%dT%H:%M:%S")
@@ -53,9 +70,11 @@ def configure(verbosity: int = 0, log_file: Path | None = None, log_format: str 
     """Console (stderr) at WARNING/INFO/DEBUG for 0/1/2+; the log file at INFO or more."""
     console_level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbosity, 2)]
     formatter: logging.Formatter = JsonFormatter() if log_format == "json" else TextFormatter()
+    for old in LOGGER.handlers:
+        old.close()
     LOGGER.handlers.clear()
     LOGGER.propagate = False
-    console = logging.StreamHandler()
+    console = _Stderr()
     console.setLevel(console_level)
     console.setFormatter(formatter)
     LOGGER.addHandler(console)
