@@ -11,7 +11,7 @@ from importer.sandbox import DEFAULT_KEY, SandboxOptions, SandboxServer
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "sample_data"
-SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(__file__).parent / "data"  # copies of ../shared/data (see SOURCES.md)
 SPEC = Path(__file__).parent / "data" / "kelviq-customers-openapi.json"
 
 
