@@ -34,6 +34,7 @@ chromium:
 
 lint: install
 	$(BIN)/ruff check importer tests bench scripts sample_data
+	$(BIN)/mypy
 
 bench: install
 	$(BIN)/python bench/run.py

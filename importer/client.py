@@ -107,7 +107,7 @@ def error_message(response: httpx.Response) -> str:
     if isinstance(body, dict):
         for key in ("message", "detail", "error"):
             if isinstance(body.get(key), str):
-                return body[key]
+                return str(body[key])
         parts = []
         for key, value in body.items():
             if isinstance(value, list):

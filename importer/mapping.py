@@ -362,8 +362,8 @@ def _toml_column(name: str) -> str:
 
 def _guess_columns(columns: tuple[str, ...]) -> dict[str, str]:
     by_norm: dict[str, str] = {}
-    for col in columns:
-        by_norm.setdefault(_norm(col), col)
+    for column in columns:
+        by_norm.setdefault(_norm(column), column)
     taken: set[str] = set()
     found: dict[str, str] = {}
     for target, names in _SYNONYMS.items():

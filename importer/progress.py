@@ -11,6 +11,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from rich.console import Group
+
     from .report import Summary
     from .timeline import Timeline
 
@@ -61,7 +63,7 @@ class LiveProgress:
         self.live = Live(self, console=self.console, transient=True, refresh_per_second=4)
         self._thread = threading.Thread(target=self._loop, name="kelviq-progress", daemon=True)
 
-    def __rich__(self) -> object:
+    def __rich__(self) -> Group:
         from rich.console import Group
         from rich.text import Text
 

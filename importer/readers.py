@@ -13,7 +13,7 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NamedTuple
+from typing import IO, Any, NamedTuple, cast
 
 from .errors import InputError
 
@@ -241,7 +241,7 @@ def _open_binary(table: Table) -> IO[bytes]:
     if table.path.name.lower().endswith(".gz"):
         import gzip
 
-        return gzip.open(table.path, "rb")
+        return cast(IO[bytes], gzip.open(table.path, "rb"))
     return table.path.open("rb")
 
 

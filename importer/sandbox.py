@@ -405,7 +405,7 @@ class SandboxServer:
             loop.run_until_complete(main())
             loop.close()
 
-        self._server.config.setup_event_loop = lambda: None  # type: ignore[method-assign]
+        self._server.config.setup_event_loop = lambda: None
         self._thread = threading.Thread(target=run, name="kelviq-sandbox", daemon=True)
         self._thread.start()
         if not started.wait(10):
