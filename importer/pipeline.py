@@ -249,6 +249,10 @@ def _run(
             },
         )
         reporter.close(summary, timeline.series())
+        if aborted:
+            event(
+                logging.WARNING, "abort", f"run aborted: {aborted}", reason=aborted, signal=state.stop_signal
+            )
         level = logging.WARNING if aborted else logging.INFO
         counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
         event(

@@ -126,6 +126,33 @@ def test_json_logs_have_one_event_per_line_and_no_per_row_noise_at_v(tmp_path: P
     assert all({"ts", "level", "message"} <= set(e) for e in events)
 
 
+def test_an_abort_is_an_event_of_its_own_even_without_v(tmp_path: Path) -> None:
+    with SandboxServer() as server:
+        env = {**os.environ, "KELVIQ_API_KEY": "revoked", "KELVIQ_BASE_URL": server.base_url}
+        done = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "importer",
+                "run",
+                str(SAMPLE / "customers.csv"),
+                "--no-state",
+                "--log-format",
+                "json",
+                "--report-dir",
+                str(tmp_path / "r"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+    assert done.returncode == 3
+    events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
+    abort = [e for e in events if e["event"] == "abort"]
+    assert len(abort) == 1 and abort[0]["level"] == "warning" and "401" in abort[0]["reason"]
+    assert "revoked" not in done.stderr
+
+
 class _Cells(HTMLParser):
     """The numbers report.html shows, as the browser serialised them."""
 
