@@ -426,7 +426,12 @@ def _cell_text(value: Any) -> str:
     if isinstance(value, float):
         if value.is_integer() and abs(value) < 1e16:
             return str(int(value))
-        return repr(value)
+        text = format(value, ".15g")  # Excel keeps 15 significant digits: 0.1+0.2 shows 0.3
+        if "e" in text:  # 1.5e-07 -> 0.00000015, as a cell shows a number
+            from decimal import Decimal
+
+            text = format(Decimal(text), "f")
+        return text
     if isinstance(value, dt.datetime):
         if value.time() == dt.time(0):
             return value.date().isoformat()

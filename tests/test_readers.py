@@ -211,7 +211,7 @@ def test_excel_cells_are_rendered_as_the_sheet_shows_them(tmp_path: Path) -> Non
     ws.append(["id", "zip", "amount", "phone", "joined", "vip"])
     ws.append([1001, "01234", 12.5, 4915112345678, dt.date(2024, 2, 29), True])
     ws.append([])
-    ws.append(["x", None, 3.0, None, dt.datetime(2024, 1, 1, 9, 30), False])
+    ws.append(["x", None, 3.0, 1.5e-07, dt.datetime(2024, 1, 1, 9, 30), False])
     wb.create_sheet("Other")
     path = tmp_path / "book.xlsx"
     wb.save(path)
@@ -219,7 +219,7 @@ def test_excel_cells_are_rendered_as_the_sheet_shows_them(tmp_path: Path) -> Non
     assert table.sheet == "Export" and table.columns == ("id", "zip", "amount", "phone", "joined", "vip")
     assert rows(path) == [
         (2, ("1001", "01234", "12.5", "4915112345678", "2024-02-29", "TRUE"), None),
-        (4, ("x", "", "3", "", "2024-01-01 09:30:00", "FALSE"), None),
+        (4, ("x", "", "3", "0.00000015", "2024-01-01 09:30:00", "FALSE"), None),
     ]
     with pytest.raises(InputError, match=r"no sheet named 'Nope'; the workbook has 'Export', 'Other'"):
         open_table(path, sheet="Nope")
