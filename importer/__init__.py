@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import AuthenticationError, ImporterError, InputError, RunAborted, UsageError
+from .errors import AuthenticationError, ImporterError, InputError, OutputError, RunAborted, UsageError
 
 __version__ = "0.1.0"
 
@@ -24,6 +24,7 @@ __all__ = [
     "ImportConfig",
     "ImporterError",
     "InputError",
+    "OutputError",
     "RetryPolicy",
     "RunAborted",
     "Summary",
