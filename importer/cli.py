@@ -33,10 +33,15 @@ def main() -> None:
     """Bulk-import customers from CSV or Excel into kelviq, with a result for every row.
 
     \b
-    Example (against the bundled local sandbox):
+    Example (a migration, rehearsed on the bundled local sandbox):
+      kelviq-import init-mapping legacy.csv > mapping.toml
+      kelviq-import validate legacy.csv --mapping mapping.toml --preview 3
       kelviq-import sandbox &
-      KELVIQ_API_KEY=sandbox-demo-key kelviq-import run sample_data/customers.csv \\
+      KELVIQ_API_KEY=sandbox-demo-key kelviq-import run legacy.csv --mapping mapping.toml \\
           --base-url http://127.0.0.1:8765/api/v1
+
+    Every command has its own --help with examples; exit codes: 0 all rows fine, 1 some rows
+    invalid or failed, 2 usage or input error (nothing sent), 3 run aborted.
     """
 
 
