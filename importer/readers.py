@@ -33,7 +33,7 @@ class SourceRow(NamedTuple):
     ``row`` is where a person finds it: the line a CSV record starts on (the header is line 1
     unless ``--header-row`` says otherwise), the row number shown by a spreadsheet.
     ``cells`` follow ``Table.columns``; ``problem`` is set when the record itself is broken
-    (too many or too few fields), in which case ``cells`` is empty.
+    (too many or too few fields), in which case ``cells`` holds what it had, padded or cut.
     """
 
     row: int
@@ -267,7 +267,7 @@ def _csv_rows(table: Table) -> Iterator[SourceRow]:
                     if len(fields) > width and not any(f.strip() for f in fields[width:]):
                         fields = fields[:width]  # trailing empty columns
                     else:
-                        yield SourceRow(start, (), f"line has {len(fields)} fields, the header has {width}")
+                        yield _ragged(start, fields, width)
                         continue
                 if not any(fields):
                     continue
@@ -292,6 +292,18 @@ def _csv_rows(table: Table) -> Iterator[SourceRow]:
         ) from None
     except (OSError, EOFError) as exc:
         raise InputError(f"{path}: cannot be read ({exc})") from None
+
+
+def _ragged(line: int, fields: list[str], width: int) -> SourceRow:
+    """A record with the wrong number of fields: reported, with what it held kept in ``cells``
+    (padded or cut to the header) so that failed.csv shows the line to fix."""
+    problem = f"line has {len(fields)} fields, the header has {width}"
+    extra = [f for f in fields[width:] if f.strip()]
+    if extra:
+        shown = ", ".join(repr(f) for f in extra[:3])
+        problem += f" (beyond the last column: {shown[:120]}{', …' if len(extra) > 3 else ''})"
+    cells = tuple(fields[:width]) + ("",) * (width - len(fields))
+    return SourceRow(line, cells, problem)
 
 
 def _swallowed_records(fields: list[str], delimiter: str, width: int) -> int:

@@ -129,7 +129,14 @@ def test_broken_records_are_reported_per_row_with_their_line(tmp_path: Path) -> 
     got = results(tmp_path / "r")
     assert sorted(got) == [2, 3, 4, 5]  # every row accounted for, by the line it is on
     assert got[3]["status"] == "invalid" and got[3]["error"] == "line has 2 fields, the header has 3"
-    assert got[4]["status"] == "invalid" and got[4]["error"] == "line has 4 fields, the header has 3"
+    assert got[4]["status"] == "invalid"
+    assert got[4]["error"] == "line has 4 fields, the header has 3 (beyond the last column: 'extra')"
+    # failed.csv shows what each broken line held, so it can be fixed there.
+    failed = read_csv(tmp_path / "r" / "failed.csv")
+    assert [(f["id"], f["email"], f["city"]) for f in failed] == [
+        ("2", "b@b.co", ""),
+        ("3", "c@b.co", "Oslo"),
+    ]
     assert {got[2]["status"], got[5]["status"]} == {"valid"}
 
 

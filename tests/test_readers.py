@@ -34,7 +34,8 @@ def test_a_line_with_too_many_fields_becomes_a_row_problem_not_an_abort(tmp_path
     path = write(tmp_path / "c.csv", "id,name\n1,a\n2,b,extra\n3,c\n")
     got = rows(path)
     assert [r for r, _, _ in got] == [2, 3, 4]
-    assert got[1][2] == "line has 3 fields, the header has 2"
+    assert got[1][2] == "line has 3 fields, the header has 2 (beyond the last column: 'extra')"
+    assert got[1][1] == ("2", "b")  # what the line held, for failed.csv
     assert got[2] == (4, ("3", "c"), None)
 
 
@@ -42,7 +43,7 @@ def test_a_line_with_too_few_fields_is_a_row_problem_naming_its_line(tmp_path: P
     path = write(tmp_path / "c.csv", "id,name,city\n1,a,x\n2,b\n3,c,z\n")
     assert rows(path) == [
         (2, ("1", "a", "x"), None),
-        (3, (), "line has 2 fields, the header has 3"),
+        (3, ("2", "b", ""), "line has 2 fields, the header has 3"),
         (4, ("3", "c", "z"), None),
     ]
 
