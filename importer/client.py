@@ -13,6 +13,7 @@ import asyncio
 import contextvars
 import email.utils
 import itertools
+import random
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -23,8 +24,6 @@ from tenacity import (
     AsyncRetrying,
     RetryCallState,
     retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
     wait_random_exponential,
 )
 
@@ -37,6 +36,7 @@ __all__ = ["KelviqClient", "Outcome", "RetryPolicy", "TransientError"]
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 300.0
 POOL_SIZE = 8
+THROTTLED_ATTEMPTS = 20  # tries of one request answered 429, apart from RetryPolicy.attempts
 
 Sleep = Callable[[float], Awaitable[None]]
 
@@ -48,7 +48,7 @@ _lane: contextvars.ContextVar[int | None] = contextvars.ContextVar("kelviq_lane"
 class RetryPolicy:
     """How hard to try one request before reporting its row as failed."""
 
-    attempts: int = 6
+    attempts: int = 6  # failures (5xx, timeouts, dropped connections); 429s count apart
     max_elapsed: float = 600.0  # seconds from the first attempt; bounds a row's total time
     backoff_initial: float = 0.5
     backoff_max: float = 30.0
@@ -139,6 +139,7 @@ class KelviqClient:
         self._base_url = base_url.rstrip("/")
         self._retry_policy = retry or RetryPolicy()
         self._sleep = sleep or asyncio.sleep
+        self._random = random.Random()
         self._on_retry = on_retry
         self._on_response = on_response  # (seconds, HTTP status or None), after every attempt
         self.pacer = Pacer(rate, adaptive=adaptive) if rate else None
@@ -248,8 +249,29 @@ class KelviqClient:
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, TransientError) and exc.retry_after is not None:
-                return exc.retry_after
+                # At least what the API asked, plus a little jitter: every request throttled
+                # in one burst is told the same Retry-After, and retrying all at the same
+                # instant walks them straight into the next burst.
+                return exc.retry_after + self._random.uniform(0, 0.5 * min(max(exc.retry_after, 0.2), 2.0))
             return float(backoff(state))
+
+        failures = throttled = 0
+
+        def stop(state: RetryCallState) -> bool:
+            # A 429 is the API pacing us, not a failure of this row: it has an allowance of its
+            # own (at least THROTTLED_ATTEMPTS), so that a busy API does not fail rows that
+            # merely waited their turn, while one that only ever says 429 still ends.
+            nonlocal failures, throttled
+            exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, TransientError) and exc.status == 429:
+                throttled += 1
+            else:
+                failures += 1
+            return (
+                failures >= policy.attempts
+                or throttled >= max(policy.attempts, THROTTLED_ATTEMPTS)
+                or (state.seconds_since_start or 0.0) >= policy.max_elapsed
+            )
 
         def before_sleep(state: RetryCallState) -> None:
             if self._on_retry and state.outcome is not None and state.next_action is not None:
@@ -257,7 +279,7 @@ class KelviqClient:
 
         retrying = AsyncRetrying(
             retry=retry_if_exception_type(TransientError),
-            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.max_elapsed),
+            stop=stop,
             wait=wait,
             sleep=self._sleep,
             before_sleep=before_sleep,
