@@ -140,7 +140,7 @@ _api_options = _options(
         default=5,
         show_default=True,
         type=click.IntRange(0, 50),
-        help="Retries of one request on 429, 5xx, timeouts and connection errors.",
+        help="Retries of one request on 5xx, timeouts and connection errors (429s: up to 20 tries).",
     ),
 )
 
