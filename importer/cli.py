@@ -514,7 +514,7 @@ def _guarded(fn: Callable[[], T]) -> T:
 @click.option(
     "--burst-429",
     metavar="EVERY:LEN",
-    help="After every EVERY requests, answer the next LEN with 429 (e.g. 500:50).",
+    help="Every EVERY seconds, answer everything with 429 for LEN seconds (e.g. 10:0.5).",
 )
 @click.option("--seed", type=int, help="Seed for injected faults, for repeatable runs.")
 def sandbox(
@@ -543,12 +543,14 @@ def sandbox(
     from .sandbox import DEFAULT_KEY, SandboxOptions, serve
 
     key = sandbox_key or DEFAULT_KEY
-    every = length = 0
+    every = length = 0.0
     if burst_429:
         try:
-            every, length = (int(x) for x in burst_429.split(":"))
+            every, length = (float(x) for x in burst_429.split(":"))
         except ValueError:
-            raise click.BadParameter("takes EVERY:LEN, e.g. 500:50", param_hint="--burst-429") from None
+            raise click.BadParameter(
+                "takes EVERY:LEN in seconds, e.g. 10:0.5", param_hint="--burst-429"
+            ) from None
     options = SandboxOptions(
         hang_rate=hang_rate,
         hang_s=hang_seconds,

@@ -252,7 +252,7 @@ class KelviqClient:
                 # At least what the API asked, plus a little jitter: every request throttled
                 # in one burst is told the same Retry-After, and retrying all at the same
                 # instant walks them straight into the next burst.
-                return exc.retry_after + self._random.uniform(0, 0.5 * min(max(exc.retry_after, 0.2), 2.0))
+                return exc.retry_after + self._random.uniform(0, min(max(exc.retry_after, 0.2), 2.0))
             return float(backoff(state))
 
         failures = throttled = 0

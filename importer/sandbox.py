@@ -52,8 +52,8 @@ class SandboxOptions:
     hang_rate: float = 0.0  # share of writes that are applied, then answered only after hang_s
     hang_s: float = 30.0
     drop_rate: float = 0.0  # share of requests whose connection is dropped before anything happens
-    burst_every: int = 0  # every burst_every requests, the next burst_len are answered 429
-    burst_len: int = 0
+    burst_every: float = 0.0  # every burst_every seconds, burst_len seconds of nothing but 429
+    burst_len: float = 0.0
     seed: int | None = None
 
 
@@ -83,6 +83,7 @@ class SandboxApp:
         self._random = random.Random(self.options.seed)
         self._tokens = self.options.rate_limit or 0.0
         self._last = time.monotonic()
+        self._t0 = self._last
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -159,11 +160,15 @@ class SandboxApp:
             self.requests["401"] += 1
             return 401, {"detail": "Invalid or missing API key."}, []
         burst = self.options.burst_every
-        total = self.requests["total"]
-        if burst and total >= burst and total % burst < self.options.burst_len:
-            self.requests["429"] += 1
-            self.requests["429_burst"] += 1
-            return 429, {"detail": "Request was throttled."}, [(b"retry-after", b"1")]
+        if burst and self.options.burst_len:
+            # Time windows, as an API's quota windows are: a window counted in requests would
+            # hold a lone retrying client in it until it had made all those requests itself.
+            into = (time.monotonic() - self._t0) % burst
+            if into < self.options.burst_len:
+                self.requests["429"] += 1
+                self.requests["429_burst"] += 1
+                retry_after = str(max(1, math.ceil(self.options.burst_len - into))).encode()
+                return 429, {"detail": "Request was throttled."}, [(b"retry-after", retry_after)]
         wait = self._rate_limited()
         if wait is not None:
             self.requests["429"] += 1

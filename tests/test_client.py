@@ -47,7 +47,7 @@ def test_429_with_retry_after_waits_that_long(no_sleep) -> None:
     )
     outcome = run(create(no_sleep))
     assert outcome.ok and outcome.attempts == 2
-    assert len(no_sleep.calls) == 1 and 7.0 <= no_sleep.calls[0] <= 8.0  # what it asked, plus jitter
+    assert len(no_sleep.calls) == 1 and 7.0 <= no_sleep.calls[0] <= 9.0  # what it asked, plus jitter
 
 
 @respx.mock
@@ -57,7 +57,7 @@ def test_retry_after_as_http_date(no_sleep) -> None:
         side_effect=[httpx.Response(503, headers={"Retry-After": when}), created()]
     )
     assert run(create(no_sleep)).ok
-    assert 17 <= no_sleep.calls[0] <= 21  # the date, plus at most 1 s of jitter
+    assert 17 <= no_sleep.calls[0] <= 22  # the date, plus at most 2 s of jitter
 
 
 @respx.mock
@@ -159,7 +159,7 @@ def test_429s_do_not_use_up_the_rows_failure_allowance(no_sleep) -> None:
     assert outcome.ok and outcome.attempts == 10 and route.call_count == 10
     # Jittered waits: at least the second asked for, never all the same instant.
     waits = no_sleep.calls[:8]
-    assert all(1.0 <= w <= 1.5 for w in waits) and len(set(waits)) > 1
+    assert all(1.0 <= w <= 2.0 for w in waits) and len(set(waits)) > 1
 
 
 @respx.mock

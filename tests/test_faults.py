@@ -44,7 +44,7 @@ FAULTS = {
     "5xx": ["--fault-rate", "0.10"],
     "hangs past the timeout": ["--hang-rate", "0.02", "--hang-seconds", "3"],
     "dropped connections": ["--drop-rate", "0.05"],
-    "bursts of 429": ["--burst-429", "150:25"],
+    "bursts of 429": ["--burst-429", "1.5:0.3"],
     "lost responses": ["--lose-response-rate", "0.05"],
     "all at once": [
         "--fault-rate",
@@ -56,7 +56,7 @@ FAULTS = {
         "--drop-rate",
         "0.03",
         "--burst-429",
-        "200:20",
+        "2:0.2",
         "--lose-response-rate",
         "0.03",
     ],
