@@ -22,6 +22,13 @@ from tests.conftest import SAMPLE
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
+def kelviq(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """The CLI in a process of its own, as cron or a shell runs it."""
+    return subprocess.run(
+        [sys.executable, "-m", "importer", *args], env=env, capture_output=True, text=True, timeout=120
+    )
+
+
 def run_on_a_terminal(args: list[str], env: dict[str, str]) -> tuple[int, str]:
     """Run the CLI with stdout and stderr on a pseudo-terminal, as a person at a shell."""
     master, slave = pty.openpty()
@@ -78,12 +85,7 @@ def test_quiet_or_no_terminal_means_no_progress(tmp_path: Path) -> None:
         env = {"KELVIQ_API_KEY": "sandbox-demo-key", "KELVIQ_BASE_URL": server.base_url}
         base = ["run", str(SAMPLE / "customers.csv"), "--rate", "0", "--no-state"]
         code, screen = run_on_a_terminal([*base, "--quiet", "--report-dir", str(tmp_path / "q")], env)
-        piped = subprocess.run(
-            [sys.executable, "-m", "importer", *base, "--report-dir", str(tmp_path / "p")],
-            env={**os.environ, **env},
-            capture_output=True,
-            text=True,
-        )
+        piped = kelviq(*base, "--report-dir", str(tmp_path / "p"), env={**os.environ, **env})
     assert code == 1 and "rows/s" not in screen and "ETA" not in screen
     assert screen.strip().count("\n") == 0  # one line for cron
     assert "ETA" not in piped.stderr and "━" not in piped.stderr
@@ -94,27 +96,20 @@ def test_json_logs_have_one_event_per_line_and_no_per_row_noise_at_v(tmp_path: P
     with SandboxServer(SandboxOptions(fault_rate=0.2, seed=5)) as server:
         env = {**os.environ, "KELVIQ_API_KEY": "sandbox-demo-key", "KELVIQ_BASE_URL": server.base_url}
         log = tmp_path / "run.jsonl"
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "importer",
-                "run",
-                str(SAMPLE / "customers.csv"),
-                "--rate",
-                "0",
-                "--no-state",
-                "-v",
-                "--log-format",
-                "json",
-                "--log-file",
-                str(log),
-                "--report-dir",
-                str(tmp_path / "r"),
-            ],
+        done = kelviq(
+            "run",
+            str(SAMPLE / "customers.csv"),
+            "--rate",
+            "0",
+            "--no-state",
+            "-v",
+            "--log-format",
+            "json",
+            "--log-file",
+            str(log),
+            "--report-dir",
+            str(tmp_path / "r"),
             env=env,
-            capture_output=True,
-            text=True,
         )
     assert done.returncode == 1
     events = [json.loads(line) for line in log.read_text().splitlines()]
@@ -129,22 +124,15 @@ def test_json_logs_have_one_event_per_line_and_no_per_row_noise_at_v(tmp_path: P
 def test_an_abort_is_an_event_of_its_own_even_without_v(tmp_path: Path) -> None:
     with SandboxServer() as server:
         env = {**os.environ, "KELVIQ_API_KEY": "revoked", "KELVIQ_BASE_URL": server.base_url}
-        done = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "importer",
-                "run",
-                str(SAMPLE / "customers.csv"),
-                "--no-state",
-                "--log-format",
-                "json",
-                "--report-dir",
-                str(tmp_path / "r"),
-            ],
+        done = kelviq(
+            "run",
+            str(SAMPLE / "customers.csv"),
+            "--no-state",
+            "--log-format",
+            "json",
+            "--report-dir",
+            str(tmp_path / "r"),
             env=env,
-            capture_output=True,
-            text=True,
         )
     assert done.returncode == 3
     events = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
@@ -204,23 +192,15 @@ def test_report_html_shows_what_summary_json_says_in_a_real_browser(tmp_path: Pa
     report = tmp_path / "r"
     with SandboxServer(SandboxOptions(fault_rate=0.1, latency_ms=2, seed=9)) as server:
         env = {**os.environ, "KELVIQ_API_KEY": "sandbox-demo-key", "KELVIQ_BASE_URL": server.base_url}
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "importer",
-                "run",
-                str(SAMPLE / "customers.csv"),
-                "--rate",
-                "150",
-                "--no-state",
-                "--report-dir",
-                str(report),
-            ],
+        kelviq(
+            "run",
+            str(SAMPLE / "customers.csv"),
+            "--rate",
+            "150",
+            "--no-state",
+            "--report-dir",
+            str(report),
             env=env,
-            capture_output=True,
-            check=False,
-            timeout=120,
         )
     summary = json.loads((report / "summary.json").read_text())
     profile = tmp_path / "chromium-profile"
