@@ -54,13 +54,9 @@ def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
     return apply
 
 
-_input_options = _options(
+# How to read the file: shared by every command that reads one, init-mapping included.
+_table_options = _options(
     click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path)),
-    click.option(
-        "--mapping",
-        type=click.Path(path_type=Path),
-        help="TOML mapping file (see sample_data/mapping.example.toml).",
-    ),
     click.option("--sheet", help="Worksheet to read from an Excel workbook [default: the first]."),
     click.option("--encoding", help="Encoding of a CSV file [default: UTF-8, or as its BOM says]."),
     click.option("--delimiter", help="CSV delimiter [default: sniffed from the file]."),
@@ -68,6 +64,15 @@ _input_options = _options(
         "--header-row",
         type=click.IntRange(min=1),
         help="Line (CSV) or row (Excel) holding the header, when titles or notes sit above it.",
+    ),
+)
+
+_input_options = _options(
+    _table_options,
+    click.option(
+        "--mapping",
+        type=click.Path(path_type=Path),
+        help="TOML mapping file (see sample_data/mapping.example.toml).",
     ),
     click.option(
         "--on-duplicate",
@@ -145,6 +150,16 @@ _api_options = _options(
 )
 
 
+def _delimiter(value: str | None) -> str | None:
+    """``--delimiter '\\t'`` as typed in a shell means a tab."""
+    if value is None:
+        return None
+    value = value.replace("\\t", "\t")
+    if len(value) != 1:
+        raise UsageError("--delimiter must be one character (use '\\t' for tab)")
+    return value
+
+
 def _read_key(api_key_file: Path | None) -> str:
     if api_key_file is None:
         return os.environ.get("KELVIQ_API_KEY", "").strip()
@@ -177,17 +192,13 @@ def _config(
 
     if use_sandbox and base_url and os.environ.get("KELVIQ_BASE_URL") != base_url:
         raise UsageError("--sandbox and --base-url contradict each other; pass one")
-    if delimiter is not None:
-        delimiter = delimiter.replace("\\t", "\t")
-        if len(delimiter) != 1:
-            raise UsageError("--delimiter must be one character (use '\\t' for tab)")
     return ImportConfig(
         input=input_path,
         base_url=SANDBOX_URL if use_sandbox else (base_url or PRODUCTION_URL),
         api_key="" if dry_run else _read_key(api_key_file),
         rate=rate or None,
         retry=RetryPolicy(attempts=retries + 1),
-        delimiter=delimiter,
+        delimiter=_delimiter(delimiter),
         dry_run=dry_run,
         **rest,
     )
@@ -361,11 +372,11 @@ def _print_validation(result: Validation, quiet: bool) -> None:
     click.echo(f"mapping: {result.describe}")
     if result.problems:
         click.echo("problems (rows affected, first rows shown):")
+        examples = result.examples
         for kind, n in result.problems.items():
-            rows = ", ".join(str(r) for r in result.examples.get(kind, []))
-            click.echo(
-                f"  {n:>7}  {kind}  [rows {rows}{', …' if n > len(result.examples.get(kind, [])) else ''}]"
-            )
+            shown = examples.get(kind, [])
+            rows = ", ".join(str(r) for r in shown)
+            click.echo(f"  {n:>7}  {kind}  [rows {rows}{', …' if n > len(shown) else ''}]")
     if result.preview:
         import json
 
@@ -380,12 +391,8 @@ def _print_validation(result: Validation, quiet: bool) -> None:
 
 
 @main.command("init-mapping")
-@click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path))
-@click.option("--sheet", help="Worksheet to read from an Excel workbook [default: the first].")
-@click.option("--encoding", help="Encoding of a CSV file [default: UTF-8, or as its BOM says].")
-@click.option("--delimiter", help="CSV delimiter [default: sniffed from the file].")
-@click.option("--header-row", type=click.IntRange(min=1), help="Line or row holding the header.")
-def init_mapping(input_path: Path, **options: Any) -> None:
+@_table_options
+def init_mapping(input_path: Path, delimiter: str | None, **options: Any) -> None:
     """Print a commented starting mapping file for INPUT's header.
 
     Recognised columns are filled in; kelviq fields with no matching column and columns
@@ -401,10 +408,7 @@ def init_mapping(input_path: Path, **options: Any) -> None:
         from .mapping import draft_mapping
         from .readers import open_table
 
-        delimiter = options.pop("delimiter")
-        if delimiter is not None:
-            delimiter = delimiter.replace("\\t", "\t")
-        table = open_table(input_path, delimiter=delimiter, **options)
+        table = open_table(input_path, delimiter=_delimiter(delimiter), **options)
         click.echo(draft_mapping(table.columns, input_path.name), nl=False)
 
     _guarded(go)

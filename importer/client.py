@@ -134,7 +134,6 @@ class KelviqClient:
         sleep: Sleep | None = None,
         on_retry: Callable[[str, float], None] | None = None,
         on_response: Callable[[float, int | None], None] | None = None,
-        adaptive: bool = True,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._retry_policy = retry or RetryPolicy()
@@ -142,7 +141,7 @@ class KelviqClient:
         self._random = random.Random()
         self._on_retry = on_retry
         self._on_response = on_response  # (seconds, HTTP status or None), after every attempt
-        self.pacer = Pacer(rate, adaptive=adaptive) if rate else None
+        self.pacer = Pacer(rate) if rate else None
         headers = {
             "Authorization": f"Bearer {api_key}",
             "User-Agent": f"kelviq-import/{__version__}",

@@ -9,6 +9,7 @@ work. Mapping never raises for a row: a row becomes a payload or a problem.
 
 from __future__ import annotations
 
+import functools
 import re
 import tomllib
 import unicodedata
@@ -416,9 +417,7 @@ def load_mapping(path: Path | str) -> Mapping:
                 f"{path}: [fields] {target!r} is not a kelviq customer field; "
                 f"use one of {', '.join(sorted(allowed))}, or metadata.<key>"
             )
-        spec = _spec(value, f"[fields] {target}", path, allow_list=target == "name")
-        assert spec is not None
-        fields[target] = spec
+        fields[target] = _spec(value, f"[fields] {target}", path, allow_list=target == "name")
     for key, value in _table(data, "metadata", path).items():
         _into_metadata(key, value, f"[metadata] {key}", path, metadata, static)
     other = _table(data, "other_columns", path)
@@ -464,12 +463,10 @@ def _into_metadata(
             raise InputError(f'{path}: {what}: a fixed value is written {{ value = "text" }}')
         static[key] = value["value"]
         return
-    spec = _spec(value, what, path, allow_list=False)
-    assert spec is not None
-    metadata[key] = spec
+    metadata[key] = _spec(value, what, path, allow_list=False)
 
 
-def _spec(value: Any, what: str, path: Path, *, allow_list: bool) -> FieldSpec | None:
+def _spec(value: Any, what: str, path: Path, *, allow_list: bool) -> FieldSpec:
     try:
         if isinstance(value, str) and value:
             return FieldSpec.template(value)
@@ -486,7 +483,7 @@ def _spec(value: Any, what: str, path: Path, *, allow_list: bool) -> FieldSpec |
     )
 
 
-def _spec_table(value: MappingABC[str, Any], what: str, path: Path) -> FieldSpec | None:
+def _spec_table(value: MappingABC[str, Any], what: str, path: Path) -> FieldSpec:
     if "value" in value:
         raise InputError(f"{path}: {what}: a fixed value is for metadata only; this field must name a column")
     unknown = set(value) - {"column", "template", "transform", "default"}
@@ -591,7 +588,7 @@ class RowMapper:
     metadata: tuple[_Compiled, ...]
     static_metadata: dict[str, str]
 
-    @property
+    @functools.cached_property
     def _id(self) -> _Compiled:
         for spec in self.top:
             if spec.target == "customerId":

@@ -137,8 +137,6 @@ class _RunState:
     timeline: Timeline
     abort: ImporterError | None = None
     stop_signal: int | None = None
-    requests: int = 0
-    retries: int = 0
     sent_rows: int = 0
     failed_rows: int = 0
 
@@ -238,8 +236,8 @@ def _run(
             extra={
                 "mode": config.mode,
                 "journal": str(journal.path) if journal is not None else None,
-                "requests": state.requests,
-                "retries": state.retries,
+                "requests": timeline.requests,
+                "retries": timeline.retries,
                 "sheet": prepared.table.sheet,
                 "encoding": prepared.table.encoding,
                 "delimiter": prepared.table.delimiter,
@@ -263,8 +261,8 @@ def _run(
             counts=summary.counts,
             rows=summary.rows,
             duration_s=summary.duration_s,
-            requests=state.requests,
-            retries=state.retries,
+            requests=timeline.requests,
+            retries=timeline.retries,
             aborted=aborted,
         )
     return summary
@@ -311,15 +309,10 @@ async def _pipeline(
         return
 
     def on_retry(reason: str, wait: float) -> None:
-        state.retries += 1
-        state.timeline.retry(reason, wait)
+        timeline.retry(reason, wait)
         event(
             logging.INFO, "retry", f"retrying in {wait:.2f} s: {reason}", reason=reason, wait_s=round(wait, 3)
         )
-
-    def on_response(seconds: float, status: int | None) -> None:
-        state.requests += 1
-        state.timeline.response(seconds, status)
 
     api = KelviqClient(
         config.base_url,
@@ -331,7 +324,7 @@ async def _pipeline(
         transport=transport,
         sleep=sleep,
         on_retry=on_retry,
-        on_response=on_response,
+        on_response=timeline.response,
     )
     restore = _catch_stop_signals(state)
     try:

@@ -7,10 +7,11 @@ calamine, both one row at a time, so memory stays flat whatever the file size.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import datetime as dt
 import io
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
@@ -156,12 +157,7 @@ def _open_csv(
     except UnicodeDecodeError as exc:
         # The sample may end inside a multi-byte character; only earlier errors are real.
         if exc.start < len(head) - 4:
-            table = Table(path, (), "csv", encoding, delimiter, None)
-            line = head[: exc.start].count(b"\n") + 1
-            raise InputError(
-                f"{path}: not valid {encoding} at byte offset {exc.start} (line {line}); "
-                f"{_encoding_hint(table, exc.start)}"
-            ) from None
+            raise _decode_error(Table(path, (), "csv", encoding, delimiter, None)) from None
         sample = head[: exc.start].decode(encoding)
     if sample.startswith("\ufeff"):
         sample = sample[1:]
@@ -176,27 +172,13 @@ def _open_csv(
         delimiter = "\t" if suffix.startswith(".tsv") else _sniff_delimiter(body)
     # The header is read from the file itself, not the sample: a wide export's header
     # can be longer than the 64 KB sniffed.
-    table = Table(path, (), "csv", encoding, delimiter, None)
     header: list[str] = []
     end = 0
-    try:
-        with _open_binary(table) as raw:
-            text = io.TextIOWrapper(raw, encoding=encoding, errors="strict", newline="")
-            reader = csv.reader(text, delimiter=delimiter, strict=False)
-            for header in reader:
-                start, end = end + 1, reader.line_num
-                if start > first and any(c.strip() for c in header):
-                    break
-            else:
-                header = []
-    except UnicodeDecodeError:
-        offset, line = _first_bad_byte(table)
-        hint = _encoding_hint(table, offset)
-        raise InputError(
-            f"{path}: not valid {encoding} at byte offset {offset} (line {line}); {hint}"
-        ) from None
-    except csv.Error as exc:
-        raise InputError(f"{path}: line {end + 1}: the header cannot be parsed ({exc})") from None
+    with contextlib.closing(_records(Table(path, (), "csv", encoding, delimiter, None))) as records:
+        for start, last, fields in records:
+            if start > first and any(c.strip() for c in fields):
+                header, end = fields, last
+                break
     columns = _header_columns(path, header, end)
     return Table(path, columns, "csv", encoding, delimiter, None, end)
 
@@ -251,47 +233,58 @@ def _csv_rows(table: Table) -> Iterator[SourceRow]:
     The stdlib parser, not pandas: pandas' C parser pads a short line silently and numbers
     records, not lines, and it was 3x slower on a million rows here. Decoding is strict.
     """
-    path, width, header_row = table.path, len(table.columns), table.header_row
+    width, header_row, delimiter = len(table.columns), table.header_row, table.delimiter or ","
+    for start, last, fields in _records(table):
+        if start <= header_row:
+            continue  # the header and anything above it
+        if len(fields) != width:
+            if not fields or not any(f.strip() for f in fields):
+                continue  # a blank line
+            if len(fields) > width and not any(f.strip() for f in fields[width:]):
+                fields = fields[:width]  # trailing empty columns
+            else:
+                yield _ragged(start, fields, width)
+                continue
+        if not any(fields):
+            continue
+        if last > start and (swallowed := _swallowed_records(fields, delimiter, width)):
+            yield SourceRow(
+                start,
+                tuple(fields),
+                f"a quoted field runs from line {start} to line {last} and holds {swallowed} lines "
+                "that look like records: an unclosed quote?",
+            )
+            continue
+        yield SourceRow(start, tuple(fields))
+
+
+def _records(table: Table) -> Generator[tuple[int, int, list[str]], None, None]:
+    """Every CSV record as (first line, last line, fields), decoded strictly; the one place
+    that turns decoding, parsing and read failures into InputError."""
+    path = table.path
+    last = 0  # physical lines read so far; a record starts on the line after
     try:
         with _open_binary(table) as raw:
             text = io.TextIOWrapper(raw, encoding=table.encoding, errors="strict", newline="")
             reader = csv.reader(text, delimiter=table.delimiter or ",", strict=False)
-            last = 0  # physical lines read so far; a record starts on the line after
             for fields in reader:
                 start, last = last + 1, reader.line_num
-                if start <= header_row:
-                    continue  # the header and anything above it
-                if len(fields) != width:
-                    if not fields or not any(f.strip() for f in fields):
-                        continue  # a blank line
-                    if len(fields) > width and not any(f.strip() for f in fields[width:]):
-                        fields = fields[:width]  # trailing empty columns
-                    else:
-                        yield _ragged(start, fields, width)
-                        continue
-                if not any(fields):
-                    continue
-                if last > start and (swallowed := _swallowed_records(fields, table.delimiter or ",", width)):
-                    yield SourceRow(
-                        start,
-                        tuple(fields),
-                        f"a quoted field runs from line {start} to line {last} and holds {swallowed} lines "
-                        "that look like records: an unclosed quote?",
-                    )
-                    continue
-                yield SourceRow(start, tuple(fields))
-    except UnicodeDecodeError as exc:
-        offset, line = _first_bad_byte(table)
-        where = f"byte offset {offset} (line {line})" if offset is not None else exc.reason
-        raise InputError(
-            f"{path}: not valid {table.encoding} at {where}; {_encoding_hint(table, offset)}"
-        ) from None
+                yield start, last, fields
+    except UnicodeDecodeError:
+        raise _decode_error(table) from None
     except csv.Error as exc:
         raise InputError(
             f"{path}: line {last + 1}: cannot be parsed as CSV ({exc}); an unclosed quote?"
         ) from None
     except (OSError, EOFError) as exc:
         raise InputError(f"{path}: cannot be read ({exc})") from None
+
+
+def _decode_error(table: Table) -> InputError:
+    """Where strict decoding fails, as a person can find it, and what to do about it."""
+    offset, line = _first_bad_byte(table)
+    where = f"byte offset {offset} (line {line})" if offset is not None else "its end"
+    return InputError(f"{table.path}: not valid {table.encoding} at {where}; {_encoding_hint(table, offset)}")
 
 
 def _ragged(line: int, fields: list[str], width: int) -> SourceRow:

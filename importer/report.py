@@ -166,11 +166,8 @@ class Reporter:
             raise self.broken from None
 
     def _error(self, exc: OSError) -> OutputError:
-        name = Path(exc.filename).name if exc.filename else ""
-        where = self.directory / name if name else self.directory
-        if not name:
-            # A buffered write does not say which file; the results file is written most.
-            where = self.directory / "results.csv"
+        # A buffered write does not say which file; the results file is written most.
+        where = self.directory / (Path(exc.filename).name if exc.filename else "results.csv")
         return OutputError(
             f"cannot write the report {where}: {exc.strerror or exc}; rows already sent are in "
             "the journal, so running the same command again once there is room resumes safely"

@@ -25,7 +25,7 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 from urllib.parse import parse_qs, unquote
 
 __all__ = ["SandboxOptions", "SandboxApp", "SandboxProcess", "SandboxServer", "DEFAULT_KEY", "serve"]
@@ -108,10 +108,7 @@ class SandboxApp:
             and self._random.random() < self.options.drop_rate
         ):
             self.requests["dropped"] += 1
-            await send(
-                {"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]}
-            )
-            raise _LoseResponse()
+            await _drop_connection(send)
         status, payload, headers = await self._handle(scope, body)
         if (
             self.options.hang_rate
@@ -128,11 +125,7 @@ class SandboxApp:
         )
         if lose:
             self.requests["lost"] += 1
-            # Start an answer and die: the client sees a dropped connection, not a status.
-            await send(
-                {"type": "http.response.start", "status": status, "headers": [(b"content-length", b"1000")]}
-            )
-            raise _LoseResponse()
+            await _drop_connection(send)
         raw = json.dumps(payload).encode()
         await send(
             {
@@ -317,6 +310,12 @@ class SandboxApp:
         record["modifiedOn"] = _now()
         self.requests["200"] += 1
         return 200, record, []
+
+
+async def _drop_connection(send: Send) -> NoReturn:
+    """Start an answer and die: the client sees a dropped connection, not a status."""
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-length", b"1000")]})
+    raise _LoseResponse()
 
 
 def _now() -> str:

@@ -31,6 +31,7 @@ class Timeline:
     seconds: list[_Second] = field(default_factory=list)
     counts: Counter[str] = field(default_factory=Counter)
     total: int = 0  # rows expected, when known
+    requests: int = 0
     retries: int = 0
     last_retry: tuple[float, str, float] | None = None  # (when, reason, wait)
 
@@ -48,6 +49,7 @@ class Timeline:
         self._bucket().rows += 1
 
     def response(self, seconds: float, status: int | None) -> None:
+        self.requests += 1
         b = self._bucket()
         b.requests += 1
         b.latency_sum += seconds

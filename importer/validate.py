@@ -20,10 +20,18 @@ __all__ = ["Validation", "validate"]
 @dataclass(frozen=True)
 class Validation:
     summary: Summary
-    problems: dict[str, int]  # kind -> rows
-    examples: dict[str, list[int]]  # kind -> first rows showing it
     preview: list[dict[str, Any]] = field(default_factory=list)
     describe: str = ""
+
+    @property
+    def problems(self) -> dict[str, int]:
+        """Problem kind -> rows showing it, most common first (as summary.json has them)."""
+        return {p["kind"]: p["rows"] for p in self.summary.extra["problems"]}
+
+    @property
+    def examples(self) -> dict[str, list[int]]:
+        """Problem kind -> the first rows showing it."""
+        return {p["kind"]: p["examples"] for p in self.summary.extra["problems"]}
 
     @property
     def exit_code(self) -> int:
@@ -35,8 +43,6 @@ def validate(config: ImportConfig, *, preview: int = 0, prepared: Prepared | Non
     config = replace(config, dry_run=True)
     prepared = prepared or prepare(config)
     summary = run_import(config, prepared=prepared)
-    problems = {p["kind"]: p["rows"] for p in summary.extra["problems"]}
-    examples = {p["kind"]: p["examples"] for p in summary.extra["problems"]}
     payloads: list[dict[str, Any]] = []
     if preview > 0:
         for item in prepared.mapped():
@@ -46,8 +52,6 @@ def validate(config: ImportConfig, *, preview: int = 0, prepared: Prepared | Non
                     break
     return Validation(
         summary=summary,
-        problems=problems,
-        examples=examples,
         preview=payloads,
         describe=prepared.mapping.describe(),
     )

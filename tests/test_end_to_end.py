@@ -182,33 +182,27 @@ def test_failed_csv_keeps_the_inputs_encoding_and_delimiter(sandbox, api_key, tm
     rows = "Kundennummer;Name;E-Mail\r\nK-1;Zoë Müller;zoe@example.de\r\n"
     rows += "K-2;François Lefèvre;francois(at)example.fr\r\n"
     source.write_bytes(rows.encode("cp1252"))
-    first = run_import(
-        ImportConfig(
-            input=source,
-            base_url=sandbox.base_url,
-            api_key=api_key,
-            rate=None,
-            encoding="cp1252",
-            report_dir=tmp_path / "r1",
-            use_state=False,
+
+    def run_cp1252(path: Path, report: str):  # type: ignore[no-untyped-def]
+        return run_import(
+            ImportConfig(
+                input=path,
+                base_url=sandbox.base_url,
+                api_key=api_key,
+                rate=None,
+                encoding="cp1252",
+                report_dir=tmp_path / report,
+                use_state=False,
+            )
         )
-    )
+
+    first = run_cp1252(source, "r1")
     assert first.counts == {"created": 1, "invalid": 1}
     raw = (tmp_path / "r1" / "failed.csv").read_bytes()
     assert raw.startswith(b"Kundennummer;Name;E-Mail;error\r\n")
     assert "K-2;François Lefèvre;francois(at)example.fr;".encode("cp1252") in raw
     fixed = tmp_path / "fixed.csv"
     fixed.write_bytes(raw.replace(b"francois(at)example.fr", b"francois@example.fr"))
-    second = run_import(
-        ImportConfig(
-            input=fixed,
-            base_url=sandbox.base_url,
-            api_key=api_key,
-            rate=None,
-            encoding="cp1252",
-            report_dir=tmp_path / "r2",
-            use_state=False,
-        )
-    )
+    second = run_cp1252(fixed, "r2")
     assert second.counts == {"created": 1}
     assert sandbox.app.customers["K-2"]["name"] == "François Lefèvre"
