@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean chromium
+.PHONY: install demo test lint bench clean chromium prism
 
 install: $(STAMP)
 
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 demo: install
 	@bash scripts/demo.sh
 
-test: install chromium
+test: install chromium prism
 	$(BIN)/python -m pytest -q
 
 # The report.html test renders the page in Debian's headless Chromium. Installed when this
@@ -32,6 +32,22 @@ chromium:
 	      || echo "note: could not install chromium; the report.html test will be skipped"; \
 	  else echo "note: chromium not installed; the report.html test will be skipped"; fi; }
 
+# The contract test sends real imports to Stoplight Prism, a validating mock built from the
+# vendor's spec. Installed with npm where Node.js is (Debian's nodejs/npm when root with apt);
+# elsewhere those tests are skipped and say why.
+PRISM_VERSION := 5.16.0
+PRISM := .tools/prism/node_modules/.bin/prism
+prism:
+	@test -x $(PRISM) || { \
+	  if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's nodejs and npm for the Prism contract test"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm) >/dev/null 2>&1; fi; \
+	  if command -v npm >/dev/null 2>&1; then \
+	    echo "installing Stoplight Prism $(PRISM_VERSION) into .tools/prism"; \
+	    npm install --prefix .tools/prism --no-audit --no-fund --silent @stoplight/prism-cli@$(PRISM_VERSION) \
+	      || echo "note: could not install Prism; the contract test will be skipped"; \
+	  else echo "note: npm not available; the Prism contract test will be skipped"; fi; }
+
 lint: install
 	$(BIN)/ruff check importer tests bench scripts sample_data
 	$(BIN)/mypy
@@ -40,4 +56,4 @@ bench: install
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) kelviq-import-reports .pytest_cache
+	rm -rf $(VENV) .tools kelviq-import-reports .pytest_cache

@@ -38,7 +38,7 @@ __all__ = [
 
 _LAZY = {
     "ImportConfig": "config",
-    "RetryPolicy": "client",
+    "RetryPolicy": "config",
     "Summary": "report",
     "VerifySummary": "verify",
     "prepare": "pipeline",
@@ -48,8 +48,7 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:
-    from .client import RetryPolicy
-    from .config import ImportConfig
+    from .config import ImportConfig, RetryPolicy
     from .pipeline import prepare, run_import
     from .report import Summary
     from .validate import validate

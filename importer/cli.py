@@ -187,8 +187,7 @@ def _config(
     dry_run: bool = False,
     **rest: Any,
 ) -> ImportConfig:
-    from .client import RetryPolicy
-    from .config import PRODUCTION_URL, SANDBOX_URL, ImportConfig
+    from .config import PRODUCTION_URL, SANDBOX_URL, ImportConfig, RetryPolicy
 
     if use_sandbox and base_url and os.environ.get("KELVIQ_BASE_URL") != base_url:
         raise UsageError("--sandbox and --base-url contradict each other; pass one")
@@ -235,6 +234,12 @@ def _config(
     help="Journal file [default: one per API under $XDG_STATE_HOME/kelviq-import/].",
 )
 @click.option("--no-state", is_flag=True, help="No journal: send every row, remember nothing.")
+@click.option(
+    "--empty",
+    type=click.Choice(["keep", "clear"]),
+    help="An empty cell in a mapped column: keep kelviq's value, or clear it (null) "
+    "[default: the mapping's `empty`, else keep].",
+)
 @click.option("--full", is_flag=True, help="Send every row even if the journal says it is unchanged.")
 @click.option(
     "--max-failures", type=click.IntRange(min=0), help="Abort (exit 3) once more rows than this have failed."
@@ -449,6 +454,8 @@ def _print_summary(summary: Summary, *, counts: bool = True) -> None:
     err(f"  report: {report / 'report.html'} (and results.csv, failed.csv, summary.json)")
     if bad:
         err(f"  {bad} rows to fix in {report / 'failed.csv'}; fix them and run it again")
+    if not_sent := summary.counts.get("not_sent", 0):
+        err(f"  {not_sent} rows not sent; run the same command again to finish")
 
 
 T = TypeVar("T")
@@ -521,6 +528,20 @@ def _guarded(fn: Callable[[], T]) -> T:
     help="Every EVERY seconds, answer everything with 429 for LEN seconds (e.g. 10:0.5).",
 )
 @click.option("--seed", type=int, help="Seed for injected faults, for repeatable runs.")
+@click.option(
+    "--duplicate-style",
+    type=click.Choice(["drf400", "409"]),
+    default="drf400",
+    show_default=True,
+    help='How a duplicate customerId is refused: drf400 = 400 {"customerId": ["... already exists."]}.',
+)
+@click.option(
+    "--unknown-style",
+    type=click.Choice(["404", "400"]),
+    default="404",
+    show_default=True,
+    help="How a PATCH of an unknown customerId is refused: 404, or 400 saying it does not exist.",
+)
 def sandbox(
     host: str,
     port: int,
@@ -534,6 +555,8 @@ def sandbox(
     drop_rate: float,
     burst_429: str | None,
     seed: int | None,
+    duplicate_style: str,
+    unknown_style: str,
 ) -> None:
     """Start a local kelviq-compatible customers API on loopback, to rehearse an import.
 
@@ -567,6 +590,8 @@ def sandbox(
         fault_rate=fault_rate,
         lose_response_rate=lose_response_rate,
         seed=seed,
+        duplicate_style=duplicate_style,
+        unknown_style=unknown_style,
     )
 
     def announce(url: str) -> None:

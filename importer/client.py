@@ -15,9 +15,10 @@ import email.utils
 import itertools
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from tenacity import (
@@ -27,13 +28,21 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from . import __version__
-from .errors import AuthenticationError
+from .config import RetryPolicy
+from .contract import (
+    AUTH_STATUSES,
+    RETRY_STATUSES,
+    Answer,
+    api_words,
+    check_customer,
+    error_text,
+    read_answer,
+)
+from .errors import AuthenticationError, RunAborted
 from .ratelimit import Pacer
 
-__all__ = ["KelviqClient", "Outcome", "RetryPolicy", "TransientError"]
+__all__ = ["KelviqClient", "NotSent", "Outcome", "TransientError", "Unreachable"]
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER = 300.0
 POOL_SIZE = 8
 THROTTLED_ATTEMPTS = 20  # tries of one request answered 429, apart from RetryPolicy.attempts
@@ -44,19 +53,10 @@ Sleep = Callable[[float], Awaitable[None]]
 _lane: contextvars.ContextVar[int | None] = contextvars.ContextVar("kelviq_lane", default=None)
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard to try one request before reporting its row as failed."""
-
-    attempts: int = 6  # failures (5xx, timeouts, dropped connections); 429s count apart
-    max_elapsed: float = 600.0  # seconds from the first attempt; bounds a row's total time
-    backoff_initial: float = 0.5
-    backoff_max: float = 30.0
-
-
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """What the API finally said about one customer."""
+    """What the API finally said about one request: ``ok`` is a 2xx that passed the checks
+    of contract.check_customer; otherwise ``error`` says why, in the API's own words."""
 
     ok: bool
     http_status: int | None
@@ -64,21 +64,46 @@ class Outcome:
     attempts: int
     error: str | None
     body: dict[str, Any] | None = None
+    answer: Answer | None = None
+    # An earlier attempt may have reached the API and been applied before its answer was
+    # lost (a timeout, a dropped connection, a 5xx): "already exists" may be our own doing.
+    uncertain: bool = False
 
 
 class _GaveUp(Exception):
-    def __init__(self, error: TransientError, attempts: int) -> None:
+    def __init__(self, error: TransientError, attempts: int, uncertain: bool) -> None:
         self.error = error
         self.attempts = attempts
+        self.uncertain = uncertain
 
 
 class TransientError(Exception):
     """A failure worth retrying: rate limited, server error, timeout or broken connection."""
 
-    def __init__(self, message: str, status: int | None = None, retry_after: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        *,
+        connect: bool = False,
+    ):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+        self.connect = connect  # the connection was never made: nothing reached the API
+
+
+class NotSent(Exception):
+    """The run is stopping: this request was not started (or was cancelled in flight)."""
+
+    def __init__(self, attempts: int = 0) -> None:
+        super().__init__("not sent: the run is stopping")
+        self.attempts = attempts
+
+
+class Unreachable(RunAborted):
+    """The API cannot be reached at all (refused, DNS, TLS, timeouts): the run stops."""
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -95,27 +120,6 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
             return None
         seconds = when.timestamp() - (time.time() if now is None else now)
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
-
-
-def error_message(response: httpx.Response) -> str:
-    """The API's own words for an error: ErrorResponse.message, detail, or field errors."""
-    try:
-        body = response.json()
-    except ValueError:
-        text = response.text.strip().replace("\n", " ")
-        return text[:300] or response.reason_phrase
-    if isinstance(body, dict):
-        for key in ("message", "detail", "error"):
-            if isinstance(body.get(key), str):
-                return str(body[key])
-        parts = []
-        for key, value in body.items():
-            if isinstance(value, list):
-                value = " ".join(str(v) for v in value)
-            parts.append(f"{key}: {value}")
-        if parts:
-            return "; ".join(parts)[:300]
-    return str(body)[:300]
 
 
 class KelviqClient:
@@ -136,15 +140,21 @@ class KelviqClient:
         on_response: Callable[[float, int | None], None] | None = None,
     ) -> None:
         self._base_url = base_url.rstrip("/")
+        self._host = httpx.URL(self._base_url).host
+        self._api_key = api_key
         self._retry_policy = retry or RetryPolicy()
         self._sleep = sleep or asyncio.sleep
+        self._timeout = timeout
         self._random = random.Random()
         self._on_retry = on_retry
         self._on_response = on_response  # (seconds, HTTP status or None), after every attempt
+        self._stop = asyncio.Event()
+        self._last_answer = time.monotonic()  # any HTTP answer at all, for Unreachable
+        self._retrieve_works = False  # GET /customers/{id}/ has answered 200 once
         self.pacer = Pacer(rate) if rate else None
         headers = {
             "Authorization": f"Bearer {api_key}",
-            "User-Agent": f"kelviq-import/{__version__}",
+            "User-Agent": f"kelviq-import/{_version()}",
             "Accept": "application/json",
         }
         # httpcore's connection pool costs more per request the larger it is (measured: one
@@ -160,6 +170,7 @@ class KelviqClient:
                 limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
                 transport=transport,
                 follow_redirects=False,
+                trust_env=False,  # no credentials from ~/.netrc in place of the API key
             )
             for _ in range(pools)
         ]
@@ -178,6 +189,14 @@ class KelviqClient:
         """
         _lane.set(worker)
 
+    def stop(self) -> None:
+        """No request starts from now on, first try or retry; waits for a retry end at once."""
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
     async def __aenter__(self) -> KelviqClient:
         return self
 
@@ -185,22 +204,89 @@ class KelviqClient:
         for client in self._clients:
             await client.aclose()
 
-    async def create(self, payload: dict[str, Any]) -> Outcome:
-        return await self._send("POST", "/customers/", payload)
+    async def create(self, payload: Mapping[str, Any]) -> Outcome:
+        return await self._send("POST", "/customers/", dict(payload), expect=payload["customerId"])
 
-    async def update(self, customer_id: str, payload: dict[str, Any]) -> Outcome:
+    async def update(self, customer_id: str, payload: Mapping[str, Any]) -> Outcome:
         body = {k: v for k, v in payload.items() if k != "customerId"}
-        return await self._send("PATCH", f"/customers/{_quote(customer_id)}/", body)
+        return await self._send("PATCH", customer_path(customer_id), body, expect=customer_id)
+
+    async def retrieve(self, customer_id: str) -> Outcome:
+        """``GET /customers/{customerId}/``: not in the spec, used by the vendor's SDK."""
+        outcome = await self._send("GET", customer_path(customer_id), None, expect=customer_id)
+        if outcome.ok:
+            self._retrieve_works = True
+        return outcome
 
     async def list_page(self, *, page: int = 1, page_size: int = 100, search: str | None = None) -> Outcome:
         params: dict[str, str | int] = {"page": page, "page_size": page_size}
         if search:
             params["search"] = search
-        return await self._send("GET", "/customers/", None, params=params)
+        outcome = await self._send("GET", "/customers/", None, params=params)
+        if outcome.ok and not isinstance((outcome.body or {}).get("results"), list):
+            return Outcome(
+                False,
+                outcome.http_status,
+                None,
+                outcome.attempts,
+                f"the API answered {outcome.http_status} to a customer listing without a results list",
+                outcome.body,
+                outcome.answer,
+            )
+        return outcome
 
-    async def check_credentials(self) -> None:
-        """One cheap request before the bulk: a refused key stops the run before any row."""
-        await self.list_page(page=1, page_size=1)
+    async def exists(self, customer_id: str) -> bool | None:
+        """Does kelviq hold this customerId? True/False, or None when it cannot be told.
+
+        ``GET /customers/{customerId}/`` first (200: yes; a JSON 404 once that route has
+        answered 200: no). Where the route is not there (404/405 for everything), the listing's
+        ``search`` with an exact match on customerId, a few pages at most.
+        """
+        found = await self.retrieve(customer_id)
+        if found.ok:
+            return True
+        if found.http_status == 404 and self._retrieve_works and found.answer and found.answer.body:
+            return False
+        for page in range(1, 11):
+            listing = await self.list_page(page=page, page_size=100, search=customer_id)
+            if not listing.ok or listing.body is None:
+                return None
+            results = listing.body.get("results") or []
+            if any(isinstance(r, dict) and r.get("customerId") == customer_id for r in results):
+                return True
+            if not listing.body.get("next") or not results:
+                return False
+        return None
+
+    async def preflight(self) -> None:
+        """One cheap request before the first row: a refused key (AuthenticationError) or an
+        API that cannot be reached (Unreachable) stops the run before any row is sent.
+
+        Only one try when the connection fails or times out: nothing is worth retrying for
+        minutes when the host does not answer at all. An API that answers (even 5xx or 429)
+        is reachable, and is then retried as usual.
+        """
+        params: dict[str, str | int] = {"page": 1, "page_size": 1}
+        try:
+            answer = await self._attempt("GET", "/customers/", None, params)
+        except TransientError as exc:
+            if exc.status is None:
+                raise Unreachable(f"cannot reach the API at {self._host}: {exc}") from None
+            try:
+                answer, _, _ = await self._retry(exc, "GET", "/customers/", None, params)
+            except _GaveUp as gave_up:
+                raise Unreachable(
+                    f"the API at {self._host} does not answer: gave up after {gave_up.attempts} "
+                    f"attempts: {gave_up.error}"
+                ) from None
+        if answer.status in AUTH_STATUSES:
+            raise AuthenticationError(answer.status, self._redact(api_words(answer)))
+        if not (200 <= answer.status < 300 and isinstance(answer.body, dict) and "results" in answer.body):
+            # A wrong base path, a proxy or a maintenance page: no row could succeed.
+            raise RunAborted(
+                f"{self._base_url}/customers/ does not answer as the kelviq API does "
+                f"({self._redact(error_text(answer, limit=160))}); check --base-url"
+            )
 
     async def _send(
         self,
@@ -208,31 +294,45 @@ class KelviqClient:
         path: str,
         body: dict[str, Any] | None,
         params: dict[str, str | int] | None = None,
+        *,
+        expect: str | None = None,
     ) -> Outcome:
         # Most requests succeed at once: the retry machinery is only built for those that
         # do not (it cost ~15% of the client's CPU time per request when always set up).
+        uncertain = False
         try:
-            response = await self._attempt(method, path, body, params)
+            answer = await self._attempt(method, path, body, params)
             attempts = 1
         except TransientError as first:
             try:
-                response, attempts = await self._retry(first, method, path, body, params)
+                answer, attempts, uncertain = await self._retry(first, method, path, body, params)
             except _GaveUp as exc:
                 error = exc.error
                 return Outcome(
-                    False, error.status, None, exc.attempts, f"gave up after {exc.attempts} attempts: {error}"
+                    False,
+                    error.status,
+                    None,
+                    exc.attempts,
+                    f"gave up after {exc.attempts} attempts: {error}",
+                    uncertain=exc.uncertain,
                 )
-        status = response.status_code
-        if status in (401, 403):
-            raise AuthenticationError(status, error_message(response))
+        status = answer.status
+        if status in AUTH_STATUSES:
+            raise AuthenticationError(status, self._redact(api_words(answer)))
+        data = answer.body if isinstance(answer.body, dict) else None
         if 200 <= status < 300:
-            try:
-                data = response.json()
-            except ValueError:
-                data = None
-            kelviq_id = data.get("id") if isinstance(data, dict) else None
-            return Outcome(True, status, kelviq_id, attempts, None, data if isinstance(data, dict) else None)
-        return Outcome(False, status, None, attempts, f"{status} {error_message(response)}")
+            wrong = check_customer(answer, expect) if method != "GET" or expect else None
+            if wrong is None and method == "GET" and expect is None and data is None:
+                wrong = check_customer(answer, None)
+            if wrong is not None:
+                return Outcome(False, status, None, attempts, wrong, data, answer, uncertain)
+            kelviq_id = data.get("id") if data is not None else None
+            return Outcome(
+                True, status, str(kelviq_id) if kelviq_id else None, attempts, None, data, answer, uncertain
+            )
+        return Outcome(
+            False, status, None, attempts, self._redact(error_text(answer)), data, answer, uncertain
+        )
 
     async def _retry(
         self,
@@ -241,7 +341,7 @@ class KelviqClient:
         path: str,
         body: dict[str, Any] | None,
         params: dict[str, str | int] | None,
-    ) -> tuple[httpx.Response, int]:
+    ) -> tuple[Answer, int, bool]:
         policy = self._retry_policy
         backoff = wait_random_exponential(multiplier=policy.backoff_initial, max=policy.backoff_max)
 
@@ -255,17 +355,19 @@ class KelviqClient:
             return float(backoff(state))
 
         failures = throttled = 0
+        uncertain = False
 
         def stop(state: RetryCallState) -> bool:
             # A 429 is the API pacing us, not a failure of this row: it has an allowance of its
             # own (at least THROTTLED_ATTEMPTS), so that a busy API does not fail rows that
             # merely waited their turn, while one that only ever says 429 still ends.
-            nonlocal failures, throttled
+            nonlocal failures, throttled, uncertain
             exc = state.outcome.exception() if state.outcome else None
             if isinstance(exc, TransientError) and exc.status == 429:
                 throttled += 1
             else:
                 failures += 1
+                uncertain = uncertain or not (isinstance(exc, TransientError) and exc.connect)
             return (
                 failures >= policy.attempts
                 or throttled >= max(policy.attempts, THROTTLED_ATTEMPTS)
@@ -280,7 +382,7 @@ class KelviqClient:
             retry=retry_if_exception_type(TransientError),
             stop=stop,
             wait=wait,
-            sleep=self._sleep,
+            sleep=self._pause,
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -293,10 +395,24 @@ class KelviqClient:
                     if pending is not None:  # the first attempt, already made by _send
                         error, pending = pending, None
                         raise error
-                    response = await self._attempt(method, path, body, params)
+                    answer = await self._attempt(method, path, body, params)
         except TransientError as exc:
-            raise _GaveUp(exc, attempts) from None
-        return response, attempts
+            raise _GaveUp(exc, attempts, uncertain) from None
+        except NotSent:
+            raise NotSent(attempts - 1) from None
+        return answer, attempts, uncertain
+
+    async def _pause(self, seconds: float) -> None:
+        """A retry's wait, cut short when the run is stopping (the retry then is not sent)."""
+        if self._stop.is_set():
+            return
+        sleeper = asyncio.ensure_future(self._sleep(seconds))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        try:
+            await asyncio.wait({sleeper, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            stopper.cancel()
 
     async def _attempt(
         self,
@@ -304,42 +420,86 @@ class KelviqClient:
         path: str,
         body: dict[str, Any] | None,
         params: dict[str, str | int] | None,
-    ) -> httpx.Response:
+    ) -> Answer:
         pacer = self.pacer
         if pacer is not None:
             await pacer.acquire()
+        if self._stop.is_set():
+            raise NotSent()
         started = time.perf_counter()
         try:
             url = self._create_url if path == "/customers/" else self._base_url + path
             lane = _lane.get()
             client = next(self._next) if lane is None else self._clients[lane % len(self._clients)]
-            response = await client.request(method, url, json=body, params=params)
-        except httpx.TimeoutException as exc:
+            # httpx's timeouts are per read: a server trickling one byte a second would hold
+            # a request forever. The whole request, body included, gets --timeout.
+            async with asyncio.timeout(self._timeout):
+                response = await client.request(method, url, json=body, params=params)
+        except (TimeoutError, httpx.TimeoutException) as exc:
             self._responded(started, None)
-            raise TransientError(f"timeout ({type(exc).__name__})") from None
+            connect = isinstance(exc, httpx.ConnectTimeout)
+            self._check_reachable(connect, "connection timed out")
+            raise TransientError(
+                f"timeout after {self._timeout:g} s ({type(exc).__name__})", connect=connect
+            ) from None
         except httpx.TransportError as exc:
             self._responded(started, None)
-            raise TransientError(f"connection error ({type(exc).__name__}: {exc})") from None
-        self._responded(started, response.status_code)
-        if pacer is not None:
-            if response.status_code in (429, 503):
-                pacer.throttled(response.status_code)
-            elif response.status_code < 500:
-                pacer.succeeded()
-        if response.status_code in RETRY_STATUSES:
+            connect = isinstance(exc, httpx.ConnectError)
+            cause = self._redact(str(exc) or type(exc).__name__)
+            self._check_reachable(connect, cause)
             raise TransientError(
-                f"{response.status_code} {error_message(response)}",
-                status=response.status_code,
+                f"connection error ({type(exc).__name__}: {cause})", connect=connect
+            ) from None
+        self._last_answer = time.monotonic()
+        status = response.status_code
+        self._responded(started, status)
+        if pacer is not None:
+            if status in (429, 503):
+                pacer.throttled(status)
+            elif status < 500:
+                pacer.succeeded()
+        answer = read_answer(status, response.headers.get("content-type", ""), response.content)
+        if status in RETRY_STATUSES:
+            raise TransientError(
+                self._redact(error_text(answer, limit=200)),
+                status=status,
                 retry_after=parse_retry_after(response.headers.get("Retry-After")),
             )
-        return response
+        return answer
+
+    def _check_reachable(self, connect: bool, cause: str) -> None:
+        """Connections failing and no answer of any kind for ``unreachable_after`` seconds:
+        the API is gone (a network outage, a DNS or TLS change), and every row would only
+        be retried into a failure. Stop the run instead."""
+        if not connect:
+            return
+        silent = time.monotonic() - self._last_answer
+        if silent >= self._retry_policy.unreachable_after:
+            raise Unreachable(
+                f"the API at {self._host} has been unreachable for {silent:.0f} s ({cause}); "
+                "rows not sent are reported not_sent: run the same command again once it is back"
+            )
+
+    def _redact(self, text: str) -> str:
+        """No text that may carry a header value reaches a report or a log with the key in it."""
+        key = self._api_key
+        return text.replace(key, "[API key]") if key and len(key) >= 4 else text
 
     def _responded(self, started: float, status: int | None) -> None:
         if self._on_response is not None:
             self._on_response(time.perf_counter() - started, status)
 
 
-def _quote(customer_id: str) -> str:
-    from urllib.parse import quote
+def customer_path(customer_id: str) -> str:
+    """``/customers/{customerId}/`` with the id percent-encoded whole: ``/``, ``%``, ``#``,
+    ``?`` and spaces stay inside the one path segment."""
+    return f"/customers/{quote(customer_id, safe='')}/"
 
-    return quote(customer_id, safe="")
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("kelviq-import")
+    except PackageNotFoundError:
+        return "0"

@@ -2,19 +2,32 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from .client import RetryPolicy
 from .errors import UsageError
 
-__all__ = ["ImportConfig", "PRODUCTION_URL", "SANDBOX_URL"]
+__all__ = ["ImportConfig", "PRODUCTION_URL", "RetryPolicy", "SANDBOX_URL"]
 
 PRODUCTION_URL = "https://api.kelviq.com/api/v1"
 SANDBOX_URL = "https://sandboxapi.kelviq.com/api/v1"
-_LOOPBACK = {"localhost", "127.0.0.1", "::1"}
 MODES = ("create", "upsert", "update")
+EMPTY_CHOICES = ("keep", "clear")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard to try one request before reporting its row as failed."""
+
+    attempts: int = 6  # failures (5xx, timeouts, dropped connections); 429s count apart
+    max_elapsed: float = 600.0  # seconds from the first attempt; bounds a row's total time
+    backoff_initial: float = 0.5
+    backoff_max: float = 30.0
+    # No answer of any kind from the API for this long, and connections still failing: the
+    # API is unreachable, and the run stops instead of retrying every row for hours.
+    unreachable_after: float = 60.0
 
 
 @dataclass(frozen=True)
@@ -42,6 +55,7 @@ class ImportConfig:
     state: Path | None = None  # the journal; None: derived from base_url (see state.py)
     use_state: bool = True  # False: no journal, every row is sent
     full: bool = False  # ignore the journal's "unchanged", send every row (still records)
+    empty: str | None = None  # keep | clear: what an empty mapped cell means; None: the mapping's
     max_failures: int | None = None  # abort once more rows than this have failed
     max_failure_rate: float | None = None  # abort once this share of sent rows has failed
 
@@ -68,20 +82,53 @@ class ImportConfig:
             raise UsageError("--max-failure-rate must be a share between 0 and 1, such as 0.05")
         if self.full and not self.use_state:
             raise UsageError("--full and --no-state contradict each other: --full still records")
-        parts = urlsplit(self.base_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(f"--base-url {self.base_url!r} is not an http(s) URL")
-        if (
-            parts.scheme == "http"
-            and parts.hostname not in _LOOPBACK
-            and not parts.hostname.startswith("127.")
-        ):
-            raise UsageError(
-                f"--base-url {self.base_url!r} uses plain http: the API key would cross the "
-                "network unencrypted; use https (plain http is allowed for loopback only)"
-            )
+        if self.empty is not None and self.empty not in EMPTY_CHOICES:
+            raise UsageError("--empty must be keep or clear")
+        _check_base_url(self.base_url)
         if not self.dry_run and not self.api_key:
             raise UsageError(
                 "no API key: set KELVIQ_API_KEY or pass --api-key-file PATH "
                 "(or use --dry-run to validate without sending)"
             )
+        if not self.dry_run and not all("!" <= c <= "~" for c in self.api_key):
+            # Never shown: a key with a line break or a non-ASCII letter cannot be a header
+            # value, and the exception an HTTP library raises about it would print it whole.
+            raise UsageError(
+                "the API key holds a character that cannot be sent in an HTTP header (a space, "
+                "a line break, a control or non-ASCII character); copy the key again"
+            )
+
+
+def is_loopback(host: str) -> bool:
+    """An IP literal in 127.0.0.0/8 or ::1, or exactly ``localhost``: never a name that
+    merely starts like one (``127.0.0.1.example.com`` is somebody's DNS)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_base_url(url: str) -> None:
+    try:
+        parts = urlsplit(url)
+        hostname, _port = parts.hostname, parts.port
+    except ValueError:
+        raise UsageError("--base-url is not a valid URL (bad host or port)") from None
+    if parts.username is not None or parts.password is not None:
+        # Said without echoing the URL: it holds a password, and httpx would send it as Basic
+        # auth in place of the API key.
+        raise UsageError(
+            "--base-url holds a user name or password (user:password@host); remove them: "
+            "kelviq takes the API key only (KELVIQ_API_KEY or --api-key-file)"
+        )
+    if parts.scheme not in ("http", "https") or not hostname:
+        raise UsageError(f"--base-url {url!r} is not an http(s) URL")
+    if parts.query or parts.fragment:
+        raise UsageError(f"--base-url {url!r}: a base URL has no ?query or #fragment")
+    if parts.scheme == "http" and not is_loopback(hostname):
+        raise UsageError(
+            f"--base-url {url!r} uses plain http: the API key would cross the "
+            "network unencrypted; use https (plain http is allowed for loopback only)"
+        )

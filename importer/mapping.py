@@ -16,16 +16,28 @@ import unicodedata
 from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, cast
 
+from .contract import ADDRESS_FIELDS, NULLABLE, TOP_FIELDS, Payload, customer_id_problem, email_problem
 from .countries import to_alpha2
 from .errors import InputError
 from .readers import SourceRow
 
-__all__ = ["ADDRESS_FIELDS", "TRANSFORMS", "FieldSpec", "Mapped", "Mapping", "RowMapper", "load_mapping"]
+__all__ = [
+    "EMPTY_CHOICES",
+    "TRANSFORMS",
+    "Empty",
+    "FieldSpec",
+    "Mapped",
+    "Mapping",
+    "RowMapper",
+    "create_payload",
+    "load_mapping",
+]
 
-ADDRESS_FIELDS = ("line1", "line2", "city", "state", "postalCode", "country")
-TOP_FIELDS = ("customerId", "email", "name")
+# What an empty cell in a mapped column means: keep what kelviq has, or clear it (null).
+Empty = Literal["keep", "clear"]
+EMPTY_CHOICES: tuple[Empty, ...] = ("keep", "clear")
 
 # Normalised header (lowercase, letters and digits only) -> target field.
 _SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -120,8 +132,6 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# A pragmatic check, not RFC 5322: one @, no spaces, a dot in the domain, no empty labels.
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _COUNTRY_HELP = "use an ISO 3166-1 alpha-2 code such as DE or US"
 
@@ -231,6 +241,7 @@ class Mapping:
     other_columns: bool = False  # every unmapped column into metadata, keys like "signup_date"
     exclude: tuple[str, ...] = ()  # columns kept out of other_columns
     source: str = "header"  # where it came from, for messages
+    empty: Empty = "keep"
 
     @classmethod
     def guess(cls, columns: tuple[str, ...]) -> Mapping:
@@ -246,7 +257,8 @@ class Mapping:
             fields["name"] = FieldSpec.joined(split)
         return cls(fields=fields, source="header")
 
-    def compile(self, columns: tuple[str, ...], *, where: str) -> RowMapper:
+    def compile(self, columns: tuple[str, ...], *, where: str, empty: Empty | None = None) -> RowMapper:
+        """Resolve the columns against the header; ``empty`` overrides the file's choice."""
         index = {c: i for i, c in enumerate(columns)}
         # Header cells are matched as written, then ignoring case and surrounding spaces.
         loose = {c.strip().lower(): i for i, c in reversed(list(enumerate(columns)))}
@@ -299,6 +311,7 @@ class Mapping:
             address=address,
             metadata=tuple(meta),
             static_metadata=dict(self.static_metadata),
+            clear=(empty or self.empty) == "clear",
         )
 
     def describe(self) -> str:
@@ -307,6 +320,8 @@ class Mapping:
         parts += [f"metadata.{k} = {v!r}" for k, v in self.static_metadata.items()]
         if self.other_columns:
             parts.append("metadata.* <- every other column")
+        if self.empty == "clear":
+            parts.append("empty cells clear the field")
         return "; ".join(parts)
 
 
@@ -383,6 +398,7 @@ def _list(columns: tuple[str, ...]) -> str:
 
 
 _SECTIONS = {"fields", "metadata", "static_metadata", "other_columns"}
+_SETTINGS = {"empty"}  # top-level keys
 
 
 def load_mapping(path: Path | str) -> Mapping:
@@ -396,12 +412,15 @@ def load_mapping(path: Path | str) -> Mapping:
         raise InputError(f"{path}: mapping file cannot be read ({exc})") from None
     except tomllib.TOMLDecodeError as exc:
         raise InputError(f"{path}: not valid TOML: {exc}") from None
-    unknown = set(data) - _SECTIONS
+    unknown = set(data) - _SECTIONS - _SETTINGS
     if unknown:
         raise InputError(
             f"{path}: unknown section(s) {', '.join(sorted(unknown))}; "
-            "expected [fields], [metadata], [static_metadata], [other_columns]"
+            "expected empty = ..., [fields], [metadata], [static_metadata], [other_columns]"
         )
+    empty = data.get("empty", "keep")
+    if empty not in EMPTY_CHOICES:
+        raise InputError(f'{path}: empty = {empty!r}: use "keep" (the default) or "clear"')
     allowed = set(TOP_FIELDS) | {f"billingAddress.{f}" for f in ADDRESS_FIELDS}
     fields: dict[str, FieldSpec] = {}
     metadata: dict[str, FieldSpec] = {}
@@ -439,6 +458,7 @@ def load_mapping(path: Path | str) -> Mapping:
         other_columns=to_metadata,
         exclude=tuple(exclude),
         source=str(path),
+        empty=cast(Empty, empty),
     )
 
 
@@ -534,7 +554,7 @@ class Mapped:
 
     row: int
     customer_id: str
-    payload: dict[str, Any] | None
+    payload: Payload | None
     problem: str | None
     cells: tuple[str, ...]
     skipped: bool = False
@@ -587,6 +607,7 @@ class RowMapper:
     address: tuple[_Compiled, ...]
     metadata: tuple[_Compiled, ...]
     static_metadata: dict[str, str]
+    clear: bool = False  # an empty cell sends null where the spec allows it
 
     @functools.cached_property
     def _id(self) -> _Compiled:
@@ -608,8 +629,13 @@ class RowMapper:
                     f"column {spec.column_names}: {value!r} is not a known country ({_COUNTRY_HELP})"
                 )
             return code
-        if spec.target == "email" and not _EMAIL.match(value):
-            problems.append(f"column {spec.column_names}: {value!r} is not a valid email address")
+        if spec.target == "email":
+            sent, why = email_problem(value)
+            if why is not None:
+                problems.append(f"column {spec.column_names}: {value!r} is not a valid email address ({why})")
+            return sent
+        if spec.target == "customerId" and (why := customer_id_problem(value)) is not None:
+            problems.append(f"column {spec.column_names}: {why}")
             return None
         return value
 
@@ -619,19 +645,28 @@ class RowMapper:
             return Mapped(src.row, self.customer_id(src), None, src.problem or "row is incomplete", cells)
         payload: dict[str, Any] = {}
         problems: list[str] = []
+        clear = self.clear
         for spec in self.top:
             value = spec.value(cells)
-            if value and (checked := self._check(spec, value, problems)) is not None:
-                payload[spec.target] = checked
-        if "customerId" not in payload:
+            if value:
+                if (checked := self._check(spec, value, problems)) is not None:
+                    payload[spec.target] = checked
+            elif clear and spec.target in NULLABLE:
+                payload[spec.target] = None
+        if "customerId" not in payload and not any("customerId" in p for p in problems):
             problems.insert(0, f"column {self._id.column_names}: customerId is empty")
-        address: dict[str, str] = {}
+        address: dict[str, str | None] = {}
         for spec in self.address:
             value = spec.value(cells)
-            if value and (checked := self._check(spec, value, problems)) is not None:
-                address[spec.target[15:]] = checked
-        if address:
+            if value:
+                if (checked := self._check(spec, value, problems)) is not None:
+                    address[spec.target[15:]] = checked
+            elif clear and spec.target in NULLABLE:
+                address[spec.target[15:]] = None
+        if any(v is not None for v in address.values()):
             payload["billingAddress"] = address
+        elif clear and self.address:
+            payload["billingAddress"] = None
         if self.metadata or self.static_metadata:
             meta = dict(self.static_metadata)
             for spec in self.metadata:
@@ -640,7 +675,21 @@ class RowMapper:
                     meta[spec.target[9:]] = checked
             if meta:
                 payload["metadata"] = meta
+            elif clear:
+                payload["metadata"] = None
         cid = payload.get("customerId", "")
         if problems:
-            return Mapped(src.row, cid, None, "; ".join(problems), cells)
-        return Mapped(src.row, cid, payload, None, cells)
+            return Mapped(src.row, cid or self.customer_id(src), None, "; ".join(problems), cells)
+        return Mapped(src.row, cid, cast(Payload, payload), None, cells)
+
+
+def create_payload(payload: Payload) -> Payload:
+    """What a POST sends: a new customer has nothing to clear, so no nulls."""
+    if not any(v is None for v in payload.values()) and not (
+        (address := payload.get("billingAddress")) and None in address.values()
+    ):
+        return payload
+    out: dict[str, Any] = {k: v for k, v in payload.items() if v is not None}
+    if isinstance(out.get("billingAddress"), dict):
+        out["billingAddress"] = {k: v for k, v in out["billingAddress"].items() if v is not None}
+    return cast(Payload, out)

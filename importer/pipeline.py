@@ -16,17 +16,19 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
-from .client import KelviqClient, Outcome, Sleep
+from .client import KelviqClient, NotSent, Outcome, Sleep
 from .config import ImportConfig
-from .errors import AuthenticationError, ImporterError, InputError, RunAborted
+from .contract import Payload, Refusal, differences, refusal
+from .errors import ImporterError, InputError, OutputError, RunAborted
+from .journal import Journal, JournalEntry, default_state_path, payload_hash
 from .logs import event
-from .mapping import Mapped, Mapping, RowMapper, load_mapping
+from .mapping import Mapped, Mapping, RowMapper, create_payload, load_mapping
 from .readers import Table, open_table
 from .report import Reporter, RowResult, Summary, default_report_dir, file_sha256
-from .state import Journal, JournalEntry, default_state_path, payload_hash
 from .timeline import Timeline
 
 __all__ = ["run_import", "prepare", "Prepared"]
@@ -84,7 +86,7 @@ def prepare(config: ImportConfig) -> Prepared:
         header_row=config.header_row,
     )
     mapping = load_mapping(config.mapping) if config.mapping else Mapping.guess(table.columns)
-    mapper = mapping.compile(table.columns, where=str(config.input))
+    mapper = mapping.compile(table.columns, where=str(config.input), empty=config.empty)  # type: ignore[arg-type]
     rows, duplicates = _scan_ids(table, mapper)
     if rows == 0 and not config.allow_empty:
         # Loud by default: a nightly export that arrives with a header and nothing else is
@@ -139,10 +141,21 @@ class _RunState:
     stop_signal: int | None = None
     sent_rows: int = 0
     failed_rows: int = 0
+    on_stop: Callable[[], None] | None = None  # set by the driver: stop the client sending
+
+    def stop(self, *, abort: ImporterError | None = None, signum: int | None = None) -> None:
+        """The first reason to stop wins; from now on no request starts."""
+        if self.abort is None and self.stop_signal is None:
+            self.abort, self.stop_signal = abort, signum
+            if self.on_stop is not None:
+                self.on_stop()
 
     def not_sent_reason(self) -> str | None:
         if self.stop_signal is not None:
-            return f"not sent: interrupted by {signal.Signals(self.stop_signal).name}"
+            return (
+                f"not sent: interrupted by {signal.Signals(self.stop_signal).name}; "
+                "run the same command again to finish"
+            )
         if self.abort is not None:
             return f"not sent: run aborted: {self.abort}"
         return None
@@ -334,6 +347,9 @@ async def _pipeline(
         restore()
 
 
+GRACE_S = 3.0  # after a stop signal, how long requests in flight may still finish
+
+
 async def _drive(
     config: ImportConfig,
     prepared: Prepared,
@@ -344,17 +360,35 @@ async def _drive(
 ) -> None:
     queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=config.concurrency * 4)
     checked = False
+    inflight: set[asyncio.Future[Any]] = set()
+    loop = asyncio.get_running_loop()
 
-    async def check_key_once() -> None:
+    def stop_sending() -> None:
+        # Nothing new starts; what is in flight gets GRACE_S, then is cancelled (not_sent:
+        # a re-run reconciles it through the journal's intents).
+        api.stop()
+
+        def cancel() -> None:
+            for task in inflight:
+                task.cancel()
+
+        loop.call_later(GRACE_S, cancel)
+
+    state.on_stop = stop_sending
+
+    async def preflight_once() -> None:
         # Before the first row that needs a request, not before the run: a re-run where
-        # nothing changed costs no request at all, and a refused key still sends no row.
+        # nothing changed costs no request at all, and a refused key or an unreachable API
+        # still sends no row.
         nonlocal checked
         if not checked:
             checked = True
             try:
-                await api.check_credentials()
-            except AuthenticationError as exc:
-                state.abort = exc
+                await api.preflight()
+            except RunAborted as exc:  # AuthenticationError, Unreachable
+                state.stop(abort=exc)
+            except NotSent:
+                pass
 
     deliver = _Delivery(config, api, journal)
 
@@ -362,8 +396,8 @@ async def _drive(
         state.sent_rows += 1
         if result.status == "failed":
             state.failed_rows += 1
-            if state.abort is None:
-                state.abort = _budget_exceeded(config, state)
+            if state.abort is None and (budget := _budget_exceeded(config, state)) is not None:
+                state.stop(abort=budget)
 
     async def worker(lane: int) -> None:
         api.use_lane(lane)
@@ -371,15 +405,32 @@ async def _drive(
             item, known, digest = work
             reason = state.not_sent_reason()
             if reason is not None:
-                emit(_unsent(item, "failed", reason))
+                emit(_unsent(item, "not_sent", reason))
                 continue
+            task = asyncio.ensure_future(deliver(item, known, digest))
+            inflight.add(task)
             try:
-                result = await deliver(item, known, digest)
-            except AuthenticationError as exc:
-                state.abort = state.abort or exc
-                result = RowResult(
-                    item.row, item.customer_id, "failed", exc.status, None, 1, str(exc), item.cells
+                await asyncio.wait({task})
+            finally:
+                inflight.discard(task)
+            if task.cancelled():
+                emit(
+                    _unsent(
+                        item, "not_sent", f"{state.not_sent_reason() or 'not sent'} (cancelled in flight)"
+                    )
                 )
+                continue
+            exc = task.exception()
+            if isinstance(exc, NotSent):
+                emit(_unsent(item, "not_sent", state.not_sent_reason() or "not sent"))
+                continue
+            if isinstance(exc, RunAborted) and not isinstance(exc, OutputError):
+                state.stop(abort=exc)
+                emit(_unsent(item, "not_sent", state.not_sent_reason()))
+                continue
+            if exc is not None:
+                raise exc
+            result = task.result()
             count(result)
             emit(result)
 
@@ -390,20 +441,24 @@ async def _drive(
                 continue
             reason = state.not_sent_reason()
             if reason is not None and queue.empty():
-                emit(_unsent(item, "failed", reason))
+                emit(_unsent(item, "not_sent", reason))
                 continue
             digest = payload_hash(item.payload)
             known = journal.get(item.customer_id) if journal is not None else None
             if known is not None and known.payload_hash == digest and not config.full:
                 emit(
                     RowResult(
-                        item.row, item.customer_id, "unchanged", None, known.kelviq_id, 0, None, item.cells
+                        row=item.row,
+                        customer_id=item.customer_id,
+                        status="unchanged",
+                        kelviq_id=known.kelviq_id,
+                        cells=item.cells,
                     )
                 )
                 continue
-            await check_key_once()
-            if state.abort is not None:
-                emit(_unsent(item, "failed", f"not sent: run aborted: {state.abort}"))
+            await preflight_once()
+            if (reason := state.not_sent_reason()) is not None:
+                emit(_unsent(item, "not_sent", reason))
                 continue
             await queue.put((item, known, digest))
         for _ in workers:
@@ -421,8 +476,8 @@ async def _drive(
                 raise task.exception()  # type: ignore[misc]
         await asyncio.gather(*tasks)
     finally:
-        for task in tasks:
-            task.cancel()
+        for pending in [*tasks, *inflight]:
+            pending.cancel()
 
 
 def _budget_exceeded(config: ImportConfig, state: _RunState) -> RunAborted | None:
@@ -441,7 +496,11 @@ def _budget_exceeded(config: ImportConfig, state: _RunState) -> RunAborted | Non
 
 
 class _Delivery:
-    """One row's conversation with the API under the chosen mode, and the journal entry after."""
+    """One row's conversation with the API under the chosen mode, and the journal entry after.
+
+    How each refusal is read is contract.refusal's business; where an answer does not say
+    whether the customer exists, kelviq is asked (KelviqClient.exists) before deciding.
+    """
 
     def __init__(self, config: ImportConfig, api: KelviqClient, journal: Journal | None) -> None:
         self.mode = config.mode
@@ -449,24 +508,51 @@ class _Delivery:
         self.api = api
         self.journal = journal
 
+    async def _refusal(self, outcome: Outcome, cid: str) -> Refusal | None:
+        """What a refused write means: None when it was no refusal (gave up, 5xx, bad 2xx)."""
+        answer = outcome.answer
+        if outcome.ok or answer is None or not 400 <= answer.status < 500 or answer.status == 429:
+            return None
+        kind = refusal(answer)
+        if kind == "unclear":
+            found = await self.api.exists(cid)
+            if found is not None:
+                kind = "exists" if found else "unknown"
+        return kind
+
+    async def _ours(self, outcome: Outcome, cid: str, payload: Payload, intent: bytes | None) -> bool:
+        """After "already exists": was it this importer's own earlier POST (an answer lost in
+        this run, or in a run killed mid-request, per the journal's intent)? Then kelviq holds
+        what we sent; a look at the customer confirms it where the API allows."""
+        if not outcome.uncertain and intent is None:
+            return False
+        found = await self.api.retrieve(cid)
+        if found.ok and found.body is not None:
+            return not differences(payload, found.body)
+        return outcome.uncertain or intent == payload_hash(payload)
+
     async def __call__(self, item: Mapped, known: JournalEntry | None, digest: bytes) -> RowResult:
         assert item.payload is not None
         cid, payload = item.customer_id, item.payload
         attempts = 0
+        journal = self.journal
+        intent = journal.intent(cid) if journal is not None else None
+        if journal is not None:
+            journal.record_intent(cid, digest)
 
         def result(status: str, outcome: Outcome, error: str | None = None) -> RowResult:
             kelviq_id = outcome.kelviq_id or (known.kelviq_id if known else None)
-            if status in ("created", "updated") and self.journal is not None:
-                self.journal.record(cid, digest, kelviq_id)
+            if status in ("created", "updated") and journal is not None:
+                journal.record(cid, digest, kelviq_id)
             return RowResult(
-                item.row,
-                cid,
-                status,
-                outcome.http_status,
-                kelviq_id,
-                attempts,
-                error if error is not None else outcome.error,
-                item.cells,
+                row=item.row,
+                customer_id=cid,
+                status=status,
+                http_status=outcome.http_status,
+                kelviq_id=kelviq_id,
+                attempts=attempts,
+                error=error if error is not None else outcome.error,
+                cells=item.cells,
             )
 
         if self.mode == "update" or (self.mode == "upsert" and known is not None):
@@ -474,31 +560,35 @@ class _Delivery:
             attempts += outcome.attempts
             if outcome.ok:
                 return result("updated", outcome)
-            if not (outcome.http_status == 404 and self.mode == "upsert"):
-                if outcome.http_status == 404:
-                    return result("failed", outcome, f"404 no customer {cid!r} in kelviq (--mode update)")
+            kind = await self._refusal(outcome, cid)
+            if kind != "unknown":
                 return result("failed", outcome)
+            if self.mode == "update":
+                return result(
+                    "failed", outcome, f"no customer {cid!r} in kelviq (--mode update): {outcome.error}"
+                )
             # The journal knew it, the API does not (deleted since): create it again.
-            if self.journal is not None:
-                self.journal.forget(cid)
+            if journal is not None:
+                journal.forget(cid)
             known = None
-        outcome = await self.api.create(payload)
+        outcome = await self.api.create(create_payload(payload))
         attempts += outcome.attempts
         if outcome.ok:
             return result("created", outcome)
-        if outcome.http_status != 409:
+        if await self._refusal(outcome, cid) != "exists":
             return result("failed", outcome)
+        if await self._ours(outcome, cid, payload, intent):
+            # An earlier attempt of ours reached the API before its answer was lost.
+            return result("created", outcome, "")
         if self.mode == "upsert":
             outcome = await self.api.update(cid, payload)
             attempts += outcome.attempts
             return result("updated" if outcome.ok else "failed", outcome)
-        if outcome.attempts > 1:
-            # An earlier attempt of this very request reached the API before its answer was
-            # lost: the customer exists because we created it.
-            return result("created", outcome, "")
         if self.on_conflict == "unchanged":
             return result("unchanged", outcome, "already exists in kelviq; left as it is")
-        return result("failed", outcome, f"409 customer {cid!r} already exists in kelviq (--mode create)")
+        return result(
+            "failed", outcome, f"customer {cid!r} already exists in kelviq (--mode create): {outcome.error}"
+        )
 
 
 def _catch_stop_signals(state: _RunState) -> Callable[[], None]:
@@ -508,8 +598,7 @@ def _catch_stop_signals(state: _RunState) -> Callable[[], None]:
     installed: list[int] = []
 
     def stop(signum: int) -> None:
-        if state.stop_signal is None:
-            state.stop_signal = signum
+        state.stop(signum=signum)
         for sig in installed:
             loop.remove_signal_handler(sig)
         installed.clear()
@@ -530,8 +619,8 @@ def _catch_stop_signals(state: _RunState) -> Callable[[], None]:
 
 def _invalid(item: Mapped) -> RowResult:
     status = "skipped" if item.skipped else "invalid"
-    return RowResult(item.row, item.customer_id, status, None, None, 0, item.problem, item.cells)
+    return _unsent(item, status, item.problem)
 
 
 def _unsent(item: Mapped, status: str, error: str | None) -> RowResult:
-    return RowResult(item.row, item.customer_id, status, None, None, 0, error, item.cells)
+    return RowResult(row=item.row, customer_id=item.customer_id, status=status, error=error, cells=item.cells)

@@ -21,7 +21,9 @@ from .errors import OutputError
 
 __all__ = ["RESULT_COLUMNS", "STATUSES", "Reporter", "RowResult", "Summary", "file_sha256"]
 
-STATUSES = ("created", "updated", "unchanged", "valid", "skipped", "invalid", "failed")
+# not_sent: never tried because the run stopped (interrupt, refused key, unreachable API, error
+# budget); not a row to fix: running the same command again sends it.
+STATUSES = ("created", "updated", "unchanged", "valid", "skipped", "invalid", "failed", "not_sent")
 RESULT_COLUMNS = ("row", "customerId", "status", "http_status", "kelviq_id", "attempts", "error")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -188,7 +190,7 @@ class Reporter:
                 result.customer_id,
                 result.status,
                 result.http_status if result.http_status is not None else "",
-                result.kelviq_id or "",
+                safe_cell(result.kelviq_id or ""),
                 result.attempts,
                 error,
             )

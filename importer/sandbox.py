@@ -26,13 +26,24 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
-from urllib.parse import parse_qs, unquote
+from urllib.parse import parse_qs, quote, unquote
 
 __all__ = ["SandboxOptions", "SandboxApp", "SandboxProcess", "SandboxServer", "DEFAULT_KEY", "serve"]
 
 DEFAULT_KEY = "sandbox-demo-key"
 PREFIX = "/api/v1"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s.]+(\.[^@\s.]+)+$")
+# The spec says ``format: email``; this is the check a validator built from it makes (ajv-formats'
+# "email", full mode, as in Stoplight Prism), written apart from the importer's own rule
+# (email-validator, contract.py) so that the sandbox can catch it out.
+_EMAIL = re.compile(
+    r"^[a-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[a-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9-]*[a-z0-9])?$",
+    re.IGNORECASE,
+)
+# How the API says "already exists" and "no such customer": kelviq's SDK points at Django REST
+# framework (400 with a field error; 404), other services answer 409 or a 400 with a message.
+DUPLICATE_STYLES = ("drf400", "409")
+UNKNOWN_STYLES = ("404", "400")
 _ADDRESS_FIELDS = {"country", "line1", "line2", "postalCode", "city", "state"}
 _NULLABLE_ADDRESS = {"line2"}
 _CREATE_FIELDS = {"customerId", "email", "name", "metadata", "billingAddress"}
@@ -55,10 +66,16 @@ class SandboxOptions:
     burst_every: float = 0.0  # every burst_every seconds, burst_len seconds of nothing but 429
     burst_len: float = 0.0
     seed: int | None = None
+    duplicate_style: str = "drf400"
+    unknown_style: str = "404"
 
 
 class _Invalid(Exception):
-    pass
+    """A 400 with DRF's field-error body: ``{"email": ["Enter a valid email address."]}``."""
+
+    def __init__(self, message: str, field: str = "non_field_errors") -> None:
+        super().__init__(message)
+        self.body = {field: [message]}
 
 
 class _LoseResponse(Exception):
@@ -126,7 +143,7 @@ class SandboxApp:
         if lose:
             self.requests["lost"] += 1
             await _drop_connection(send)
-        raw = json.dumps(payload).encode()
+        raw = b"" if payload is None else json.dumps(payload).encode()
         await send(
             {
                 "type": "http.response.start",
@@ -171,9 +188,14 @@ class SandboxApp:
             status = self._random.choice((500, 503))
             self.requests[str(status)] += 1
             return status, {"status": "Server error", "message": "injected fault"}, []
-        if not path.startswith(PREFIX + "/customers/"):
+        # Route on the raw path and decode the id once: an id holding "/" or "%" arrives as
+        # %2F or %25 and must stay one path segment.
+        raw = scope.get("raw_path") or path.encode()
+        raw_path = raw.decode("latin-1").split("?", 1)[0]
+        base = PREFIX + "/customers/"
+        if not raw_path.startswith(base):
             return 404, {"detail": "Not found."}, []
-        rest = path[len(PREFIX + "/customers/") :]
+        rest = raw_path[len(base) :]
         try:
             if rest == "":
                 if method == "GET":
@@ -182,12 +204,17 @@ class SandboxApp:
                     return self._create(body)
                 return 405, {"detail": f'Method "{method}" not allowed.'}, []
             if rest.endswith("/") and "/" not in rest[:-1]:
+                cid = unquote(rest[:-1], errors="strict")
                 if method == "PATCH":
-                    return self._update(unquote(rest[:-1]), body)
+                    return self._update(cid, body)
+                if method == "GET":
+                    return self._retrieve(cid)
+                if method == "DELETE":
+                    return self._delete(cid)
                 return 405, {"detail": f'Method "{method}" not allowed.'}, []
         except _Invalid as exc:
             self.requests["400"] += 1
-            return 400, {"status": "Bad request", "message": str(exc)}, []
+            return 400, exc.body, []
         return 404, {"detail": "Not found."}, []
 
     def _control(self, method: str, path: str) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
@@ -239,19 +266,23 @@ class SandboxApp:
             raise _Invalid("page and page_size must be integers") from None
         if not 1 <= page_size <= 100:
             raise _Invalid("page_size must be between 1 and 100")
-        search = query.get("search", [""])[0].lower()
+        search = query.get("search", [""])[0]
         items = list(reversed(self.customers.values()))
         if search:
             items = [
                 c
                 for c in items
-                if any(search in (c.get(k) or "").lower() for k in ("name", "email", "customerId"))
+                if any(search.lower() in (c.get(k) or "").lower() for k in ("name", "email", "customerId"))
             ]
         start = (page - 1) * page_size
         if page < 1 or (start >= len(items) and page != 1):
             return 404, {"detail": "Invalid page."}, []
         chunk = items[start : start + page_size]
-        base = f"{PREFIX}/customers/?page_size={page_size}"
+        # Absolute, as the spec's format: uri and DRF's pagination have them.
+        host = dict(scope["headers"]).get(b"host", b"127.0.0.1").decode("latin-1")
+        base = f"{scope.get('scheme', 'http')}://{host}{PREFIX}/customers/?page_size={page_size}"
+        if search:
+            base += f"&search={quote(search)}"
         return (
             200,
             {
@@ -270,15 +301,15 @@ class SandboxApp:
             raise _Invalid(f"unknown field(s): {', '.join(sorted(unknown))}")
         cid = data.get("customerId")
         if not isinstance(cid, str) or not cid.strip():
-            raise _Invalid("customerId: this field is required and must be a non-empty string")
+            raise _Invalid("This field is required and may not be blank.", "customerId")
         _validate_fields(data)
         if cid in self.customers:
-            self.requests["409"] += 1
-            return (
-                409,
-                {"status": "Conflict", "message": f"Customer with customerId '{cid}' already exists."},
-                [],
-            )
+            if self.options.duplicate_style == "409":
+                self.requests["409"] += 1
+                message = f"Customer with customerId '{cid}' already exists."
+                return 409, {"status": "Conflict", "message": message}, []
+            self.requests["400"] += 1
+            return 400, {"customerId": ["customer with this customerId already exists."]}, []
         now = _now()
         record = {
             "id": str(uuid.uuid4()),
@@ -296,17 +327,38 @@ class SandboxApp:
         self.requests["201"] += 1
         return 201, record, []
 
-    def _update(self, cid: str, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+    def _unknown(self) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        if self.options.unknown_style == "400":
+            self.requests["400"] += 1
+            return 400, {"status": "Bad request", "message": "Customer does not exist."}, []
+        self.requests["404"] += 1
+        return 404, {"detail": "Not found."}, []
+
+    def _retrieve(self, cid: str) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
         record = self.customers.get(cid)
         if record is None:
             self.requests["404"] += 1
-            return 404, {"detail": "Customer does not exist."}, []
+            return 404, {"detail": "Not found."}, []
+        return 200, record, []
+
+    def _delete(self, cid: str) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        if self.customers.pop(cid, None) is None:
+            self.requests["404"] += 1
+            return 404, {"detail": "Not found."}, []
+        return 204, None, []
+
+    def _update(self, cid: str, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+        record = self.customers.get(cid)
+        if record is None:
+            return self._unknown()
         data = _json_object(body)
         unknown = set(data) - (_CREATE_FIELDS - {"customerId"})
         if unknown:
             raise _Invalid(f"unknown field(s): {', '.join(sorted(unknown))}")
         _validate_fields(data)
         record.update(data)
+        if record.get("metadata") is None:
+            record["metadata"] = {}
         record["modifiedOn"] = _now()
         self.requests["200"] += 1
         return 200, record, []
@@ -335,31 +387,31 @@ def _json_object(body: bytes) -> dict[str, Any]:
 def _validate_fields(data: dict[str, Any]) -> None:
     for key in ("name", "email"):
         if key in data and data[key] is not None and not isinstance(data[key], str):
-            raise _Invalid(f"{key}: must be a string or null")
+            raise _Invalid("Not a valid string.", key)
     email = data.get("email")
     if isinstance(email, str) and not _EMAIL.match(email):
-        raise _Invalid(f"email: {email!r} is not a valid email address")
+        raise _Invalid("Enter a valid email address.", "email")
     meta = data.get("metadata")
     if meta is not None:
         if not isinstance(meta, dict):
-            raise _Invalid("metadata: must be an object of string values")
+            raise _Invalid("Expected a dictionary of items.", "metadata")
         for k, v in meta.items():
             if not isinstance(v, str):
-                raise _Invalid(f"metadata.{k}: values must be strings")
+                raise _Invalid(f"{k}: Not a valid string.", "metadata")
     address = data.get("billingAddress")
     if address is not None:
         if not isinstance(address, dict):
-            raise _Invalid("billingAddress: must be an object")
+            raise _Invalid("Expected a dictionary of items.", "billingAddress")
         for k, v in address.items():
             if k not in _ADDRESS_FIELDS:
-                raise _Invalid(f"billingAddress.{k}: unknown field")
+                raise _Invalid(f"{k}: unknown field.", "billingAddress")
             if v is None and k in _NULLABLE_ADDRESS:
                 continue
             if not isinstance(v, str):
-                raise _Invalid(f"billingAddress.{k}: must be a string")
+                raise _Invalid(f"{k}: Not a valid string.", "billingAddress")
         country = address.get("country")
         if country is not None and not re.fullmatch(r"[A-Z]{2}", country):
-            raise _Invalid(f"billingAddress.country: {country!r} is not an ISO 3166-1 alpha-2 code")
+            raise _Invalid(f"country: {country!r} is not an ISO 3166-1 alpha-2 code.", "billingAddress")
 
 
 class SandboxServer:

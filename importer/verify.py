@@ -16,17 +16,17 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 
 from .client import KelviqClient, Sleep
 from .config import ImportConfig
+from .contract import differences
 from .errors import RunAborted
 from .pipeline import Prepared, prepare
 from .report import default_report_dir, safe_cell
 
-__all__ = ["VerifySummary", "verify", "differences"]
+__all__ = ["VerifySummary", "verify"]
 
 PAGE_SIZE = 100
 
@@ -39,24 +39,11 @@ class VerifySummary:
     customers_in_kelviq: int
     duration_s: float
     report_dir: str
+    customers_without_id: int = 0  # listed with no customerId (made elsewhere): not compared
 
     @property
     def exit_code(self) -> int:
         return 1 if self.counts.get("missing", 0) or self.counts.get("different", 0) else 0
-
-
-def differences(payload: dict[str, Any], record: dict[str, Any]) -> list[str]:
-    """Fields the file sets whose value in kelviq is not the same."""
-    found: list[str] = []
-    for key in ("name", "email"):
-        if key in payload and payload[key] != record.get(key):
-            found.append(f"{key}: file {payload[key]!r}, kelviq {record.get(key)!r}")
-    for group in ("billingAddress", "metadata"):
-        theirs = record.get(group) or {}
-        for key, value in (payload.get(group) or {}).items():
-            if theirs.get(key) != value:
-                found.append(f"{group}.{key}: file {value!r}, kelviq {theirs.get(key)!r}")
-    return found
 
 
 def verify(
@@ -73,7 +60,7 @@ def verify(
         db = sqlite3.connect(Path(tmp) / "remote.sqlite3", isolation_level=None)
         db.execute("CREATE TABLE remote (customer_id TEXT PRIMARY KEY, record TEXT) WITHOUT ROWID")
         try:
-            remote = asyncio.run(_download(config, db, transport, sleep))
+            remote, without_id = asyncio.run(_download(config, db, transport, sleep))
             counts = _compare(prepared, db, report_dir)
         finally:
             db.close()
@@ -82,6 +69,7 @@ def verify(
         base_url=config.base_url,
         counts=counts,
         customers_in_kelviq=remote,
+        customers_without_id=without_id,
         duration_s=round(time.perf_counter() - t0, 3),
         report_dir=str(report_dir),
     )
@@ -95,7 +83,8 @@ async def _download(
     db: sqlite3.Connection,
     transport: httpx.AsyncBaseTransport | None,
     sleep: Sleep | None,
-) -> int:
+) -> tuple[int, int]:
+    """Page through the customer list into ``db``: (customers listed, those without an id)."""
     async with KelviqClient(
         config.base_url,
         config.api_key,
@@ -106,21 +95,24 @@ async def _download(
         transport=transport,
         sleep=sleep,
     ) as api:
-        page, total = 1, 0
+        page, total, without_id = 1, 0, 0
         while True:
             outcome = await api.list_page(page=page, page_size=PAGE_SIZE)
             if not outcome.ok or outcome.body is None:
                 raise RunAborted(f"listing customers failed on page {page}: {outcome.error}")
             results = outcome.body.get("results") or []
+            rows = [
+                (r["customerId"], json.dumps(r))
+                for r in results
+                if isinstance(r, dict) and isinstance(r.get("customerId"), str)
+            ]
+            without_id += len(results) - len(rows)
             db.execute("BEGIN")
-            db.executemany(
-                "INSERT OR REPLACE INTO remote VALUES (?, ?)",
-                [(r.get("customerId"), json.dumps(r)) for r in results if isinstance(r, dict)],
-            )
+            db.executemany("INSERT OR REPLACE INTO remote VALUES (?, ?)", rows)
             db.execute("COMMIT")
             total += len(results)
             if not outcome.body.get("next") or not results:
-                return total
+                return total, without_id
             page += 1
 
 

@@ -130,7 +130,9 @@ def test_bearer_key_and_json_body_are_sent(no_sleep) -> None:
 
 @respx.mock
 def test_update_patches_by_customer_id_without_it_in_the_body(no_sleep) -> None:
-    route = respx.patch(f"{BASE}/customers/a%2Fb/").mock(return_value=httpx.Response(200, json={"id": "u"}))
+    route = respx.patch(f"{BASE}/customers/a%2Fb/").mock(
+        return_value=httpx.Response(200, json={"id": "u", "customerId": "a/b"})
+    )
 
     async def go():  # type: ignore[no-untyped-def]
         async with KelviqClient(BASE, "k", rate=None, sleep=no_sleep) as api:

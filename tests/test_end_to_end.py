@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from importer.cli import main
 from importer.config import ImportConfig
 from importer.pipeline import run_import
-from importer.sandbox import SandboxOptions, SandboxServer
+from importer.sandbox import SandboxServer
 from tests.conftest import SAMPLE, SHARED_DATA, read_csv, write
 
 SAMPLE_BAD_ROWS = {18, 43, 79, 122, 151, 152, 235}
@@ -105,11 +105,11 @@ def test_refused_key_aborts_before_any_row_is_sent(sandbox, tmp_path) -> None:  
     assert sandbox.app.requests["total"] == 1 and not sandbox.app.customers
     results = read_csv(tmp_path / "report" / "results.csv")
     assert len(results) == 300  # every row still accounted for
-    assert {r["status"] for r in results} == {"failed", "invalid"}
+    assert {r["status"] for r in results} == {"not_sent", "invalid"}  # not sent is not "to fix"
 
 
-def test_sandbox_faults_are_retried_to_completion(tmp_path, api_key) -> None:  # type: ignore[no-untyped-def]
-    with SandboxServer(SandboxOptions(fault_rate=0.3, seed=7)) as server:
+def test_sandbox_faults_are_retried_to_completion(dialect, tmp_path, api_key) -> None:  # type: ignore[no-untyped-def]
+    with SandboxServer(dialect.options(fault_rate=0.3, seed=7)) as server:
         cfg = ImportConfig(
             input=SAMPLE / "customers.csv",
             base_url=server.base_url,

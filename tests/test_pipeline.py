@@ -24,9 +24,13 @@ def cfg(tmp_path: Path, input: Path, **kw) -> ImportConfig:  # type: ignore[no-u
 
 
 def mock_api(post_side_effect=None):  # type: ignore[no-untyped-def]
+    """A DRF-like API holding nobody: the listing is empty, a retrieve answers 404 JSON."""
     router = respx.mock(assert_all_called=False)
     router.get(f"{BASE}/customers/", name="list").mock(
-        return_value=httpx.Response(200, json={"count": 0, "results": []})
+        return_value=httpx.Response(200, json={"count": 0, "next": None, "previous": None, "results": []})
+    )
+    router.get(url__regex=rf"^{BASE}/customers/[^/?]+/$", name="retrieve").mock(
+        return_value=httpx.Response(404, json={"detail": "Not found."})
     )
 
     def created(request: httpx.Request) -> httpx.Response:
@@ -91,13 +95,14 @@ def test_a_refused_key_is_found_by_one_request(tmp_path: Path, no_sleep) -> None
 
 
 def test_rows_failing_after_retries_are_failed_and_the_rest_go_on(tmp_path: Path, no_sleep) -> None:  # type: ignore[no-untyped-def]
+    # API behaviour relied on: DRF field errors for a validation failure (no lookup needed).
     def flaky(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         if body["customerId"] == "b":
             return httpx.Response(503, json={"message": "down"})
         if body["customerId"] == "c":
-            return httpx.Response(400, json={"message": "name: too long"})
-        return httpx.Response(201, json={"id": "x"})
+            return httpx.Response(400, json={"name": ["Ensure this field has no more than 3 characters."]})
+        return httpx.Response(201, json={"id": "x", **body})
 
     path = write(tmp_path / "in.csv", "id,name\na,A\nb,B\nc,C\n")
     with mock_api(flaky):
@@ -112,7 +117,7 @@ def test_rows_failing_after_retries_are_failed_and_the_rest_go_on(tmp_path: Path
         "http_status": "400",
         "kelviq_id": "",
         "attempts": "1",
-        "error": "400 name: too long",
+        "error": "400 name: Ensure this field has no more than 3 characters.",
     }
     failed = read_csv(tmp_path / "rep" / "failed.csv")
     assert sorted((f["id"], f["name"]) for f in failed) == [("b", "B"), ("c", "C")]

@@ -1,10 +1,13 @@
-"""The state journal: what the API last accepted for each customerId, so re-runs send only changes.
+"""The journal: what the API last accepted for each customerId, so re-runs send only changes.
 
 One SQLite file (WAL) per API base URL, under the user's state directory unless ``--state``
-names one. Each success is committed as soon as the API confirms it, so a run killed at any
-instant loses at most the answers that were in flight; those customers show up as 409 on the
-next run and are reconciled, never created twice. A lock file beside the journal keeps two
-runs from working on it at once; the OS releases it when the process dies, even by SIGKILL.
+names one. Before each write request the journal records the intent (customerId and payload
+digest: write-ahead); each success is committed as soon as the API confirms it and clears
+the intent. A run killed at any instant loses at most the answers that were in flight; the
+next run finds those customers "already existing" with an intent of its own on record, and
+reports them as the creates they were, never as failures and never created twice. A lock
+file beside the journal keeps two runs from working on it at once; the OS releases it when
+the process dies, even by SIGKILL.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import json
 import os
 import re
 import sqlite3
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -32,10 +36,14 @@ CREATE TABLE IF NOT EXISTS customers (
     updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS intents (
+    customer_id  TEXT PRIMARY KEY,
+    payload_hash BLOB NOT NULL
+) WITHOUT ROWID;
 """
 
 
-def payload_hash(payload: dict[str, Any]) -> bytes:
+def payload_hash(payload: Mapping[str, Any]) -> bytes:
     """A stable digest of what would be sent: key order and spacing do not matter."""
     canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.blake2b(canonical.encode(), digest_size=16).digest()
@@ -125,11 +133,15 @@ class Journal:
         try:
             self._record(customer_id, digest, kelviq_id)
         except sqlite3.OperationalError as exc:
+            if self._conn.in_transaction:
+                self._conn.execute("ROLLBACK")
             # SQLite rolls the statement back: the journal stays consistent, one row short,
             # and that row is found again by the API (409 -> update) on the next run.
             raise OutputError(f"cannot write the journal {self.path}: {exc}") from None
 
     def _record(self, customer_id: str, digest: bytes, kelviq_id: str | None) -> None:
+        self._conn.execute("BEGIN")
+        self._conn.execute("DELETE FROM intents WHERE customer_id = ?", (customer_id,))
         self._conn.execute(
             "INSERT INTO customers (customer_id, payload_hash, kelviq_id) VALUES (?, ?, ?) "
             "ON CONFLICT (customer_id) DO UPDATE SET payload_hash = excluded.payload_hash, "
@@ -137,6 +149,24 @@ class Journal:
             "updated_at = excluded.updated_at",
             (customer_id, digest, kelviq_id),
         )
+        self._conn.execute("COMMIT")
+
+    def record_intent(self, customer_id: str, digest: bytes) -> None:
+        """Write ahead: this payload is about to be sent for this customerId."""
+        try:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO intents (customer_id, payload_hash) VALUES (?, ?)",
+                (customer_id, digest),
+            )
+        except sqlite3.OperationalError as exc:
+            raise OutputError(f"cannot write the journal {self.path}: {exc}") from None
+
+    def intent(self, customer_id: str) -> bytes | None:
+        """The digest of a payload sent for this customerId whose answer never came back."""
+        row = self._conn.execute(
+            "SELECT payload_hash FROM intents WHERE customer_id = ?", (customer_id,)
+        ).fetchone()
+        return bytes(row[0]) if row else None
 
     def forget(self, customer_id: str) -> None:
         self._conn.execute("DELETE FROM customers WHERE customer_id = ?", (customer_id,))
