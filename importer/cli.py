@@ -110,6 +110,13 @@ def _setup_logging(options: dict[str, Any]) -> None:
     from .logs import configure
 
     verbose, log_file, log_format = options.pop("verbose"), options.pop("log_file"), options.pop("log_format")
+    if log_file is not None:
+        for name in ("input_path", "mapping"):
+            source = options.get(name)
+            if source is not None and _same_file(log_file, source):
+                raise UsageError(
+                    f"--log-file {log_file} is the {name.replace('_path', '')} file; log elsewhere"
+                )
     try:
         configure(verbose, log_file, log_format)
     except OSError as exc:
@@ -148,6 +155,13 @@ _api_options = _options(
         help="Retries of one request on 5xx, timeouts and connection errors (429s: up to 20 tries).",
     ),
 )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.exists() and b.exists() and a.samefile(b)
+    except OSError:
+        return False
 
 
 def _delimiter(value: str | None) -> str | None:

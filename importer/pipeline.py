@@ -201,7 +201,10 @@ def _run(
 ) -> Summary:
     report_dir = config.report_dir or default_report_dir()
     table = prepared.table
-    reporter = Reporter(report_dir, table.columns, encoding=table.encoding, delimiter=table.delimiter)
+    protected = tuple(p for p in (config.input, config.mapping, journal.path if journal else None) if p)
+    reporter = Reporter(
+        report_dir, table.columns, encoding=table.encoding, delimiter=table.delimiter, protected=protected
+    )
     event(
         logging.INFO,
         "run_start",
@@ -383,12 +386,17 @@ async def _drive(
         nonlocal checked
         if not checked:
             checked = True
+            task = asyncio.ensure_future(api.preflight())
+            inflight.add(task)  # a stop signal cancels it after the grace, like any request
             try:
-                await api.preflight()
-            except RunAborted as exc:  # AuthenticationError, Unreachable
-                state.stop(abort=exc)
-            except NotSent:
-                pass
+                await asyncio.wait({task})
+            finally:
+                inflight.discard(task)
+            exc = None if task.cancelled() else task.exception()
+            if isinstance(exc, RunAborted) and not isinstance(exc, OutputError):
+                state.stop(abort=exc)  # AuthenticationError, Unreachable, not the kelviq API
+            elif exc is not None and not isinstance(exc, NotSent):
+                raise exc
 
     deliver = _Delivery(config, api, journal)
 

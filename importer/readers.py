@@ -10,7 +10,9 @@ import codecs
 import contextlib
 import csv
 import datetime as dt
+import errno
 import io
+import os
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,8 +86,16 @@ def open_table(
     path = Path(path)
     if header_row is not None and header_row < 1:
         raise InputError(f"--header-row {header_row}: rows are numbered from 1")
-    if not path.exists():
-        raise InputError(f"{path}: no such file")
+    try:
+        path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(f"{path}: a loop of symbolic links (it never reaches a file)") from None
+        if path.is_symlink():
+            raise InputError(f"{path}: a broken symbolic link (to {os.readlink(path)!r})") from None
+        if exc.errno == errno.ENOENT:
+            raise InputError(f"{path}: no such file") from None
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a .csv, .tsv or .xlsx file")
     suffix = _suffix(path)
@@ -144,11 +154,21 @@ def _open_csv(
         raise InputError(f"{path}: looks like a binary file (NUL bytes), not CSV text")
     if encoding is not None:
         try:
-            encoding = codecs.lookup(encoding).name
+            info = codecs.lookup(encoding)
         except LookupError:
             raise InputError(
                 f"--encoding {encoding!r}: unknown encoding (try utf-8, cp1252, latin-1)"
             ) from None
+        if not getattr(info, "_is_text_encoding", True):  # rot13, base64, zlib: not for text
+            raise InputError(f"--encoding {encoding!r}: not a text encoding (try utf-8, cp1252, latin-1)")
+        encoding = info.name
+        if encoding in ("utf-16", "utf-32") and not head.startswith(
+            (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)
+        ):
+            raise InputError(
+                f"{path}: --encoding {encoding}: the file does not start with a byte-order mark; "
+                f"name the byte order ({encoding}-le or {encoding}-be), or it may be utf-8"
+            )
         if encoding == "utf-8" and head.startswith(codecs.BOM_UTF8):
             encoding = "utf-8-sig"
     encoding = encoding or _detect_encoding(head)
@@ -265,19 +285,61 @@ def _records(table: Table) -> Generator[tuple[int, int, list[str]], None, None]:
     last = 0  # physical lines read so far; a record starts on the line after
     try:
         with _open_binary(table) as raw:
-            text = io.TextIOWrapper(raw, encoding=table.encoding, errors="strict", newline="")
+            wide = codecs.lookup(table.encoding or "utf-8").name.startswith(("utf-16", "utf-32"))
+            stream: IO[bytes] = raw if wide else cast(IO[bytes], _NulGuard(raw))
+            text = io.TextIOWrapper(stream, encoding=table.encoding, errors="strict", newline="")
             reader = csv.reader(text, delimiter=table.delimiter or ",", strict=False)
             for fields in reader:
                 start, last = last + 1, reader.line_num
                 yield start, last, fields
-    except UnicodeDecodeError:
+    except UnicodeError:  # decoding (UnicodeDecodeError) or a codec's own complaint
         raise _decode_error(table) from None
+    except _NulByte as nul:
+        raise InputError(
+            f"{path}: a NUL byte at byte offset {nul.offset} (line {nul.line}): the file is binary, "
+            "corrupt or in another encoding (UTF-16 needs its byte-order mark or --encoding utf-16-le)"
+        ) from None
     except csv.Error as exc:
         raise InputError(
             f"{path}: line {last + 1}: cannot be parsed as CSV ({exc}); an unclosed quote?"
         ) from None
     except (OSError, EOFError) as exc:
         raise InputError(f"{path}: cannot be read ({exc})") from None
+
+
+class _NulByte(Exception):
+    def __init__(self, offset: int, line: int) -> None:
+        self.offset, self.line = offset, line
+
+
+class _NulGuard(io.BufferedIOBase):
+    """A byte stream that refuses NUL bytes wherever they are: no text file holds one, and a
+    NUL inside a name would otherwise be sent to kelviq. ``bytes.find`` on each block costs
+    next to nothing against parsing."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        super().__init__()
+        self._raw = raw
+        self._offset = 0
+        self._lines = 1
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        return self._check(self._raw.read(-1 if size is None else size))
+
+    def read1(self, size: int = -1) -> bytes:
+        read1 = getattr(self._raw, "read1", None)
+        return self._check(read1(size) if read1 is not None else self._raw.read(size))
+
+    def _check(self, data: bytes) -> bytes:
+        at = data.find(b"\x00")
+        if at >= 0:
+            raise _NulByte(self._offset + at, self._lines + data.count(b"\n", 0, at))
+        self._offset += len(data)
+        self._lines += data.count(b"\n")
+        return data
 
 
 def _decode_error(table: Table) -> InputError:
@@ -321,6 +383,8 @@ def _first_bad_byte(table: Table) -> tuple[int | None, int]:
                 held = len(exc.object) - len(block)
                 bad = offset + exc.start - held
                 return bad, lines + exc.object[: exc.start].count(b"\n") + 1
+            except UnicodeError:
+                return offset, lines + 1
             offset += len(block)
             lines += block.count(b"\n")
     return None, lines + 1
@@ -374,8 +438,23 @@ def _open_excel(path: Path, sheet: str | None, header_row: int | None) -> Table:
     else:
         where = f" at or below row {header_row}" if header_row else ""
         raise InputError(f"{path}: sheet {name!r} has no header row{where}")
+    _refuse_merged_header(path, ws, name, row_no)
     columns = _header_columns(path, [_cell_text(c) for c in header], row_no)
     return Table(path, columns, "excel", None, None, name, row_no)
+
+
+def _refuse_merged_header(path: Path, ws: Any, name: str, header_row: int) -> None:
+    """A header cell merged across columns names one column and leaves the others nameless:
+    their data would be dropped or misplaced. Said with the range, as Excel shows it."""
+    from .xlsx_formats import column_letters
+
+    for (r0, c0), (r1, c1) in ws.merged_cell_ranges or ():
+        if r0 + 1 <= header_row <= r1 + 1 and c1 > c0:
+            where = f"{column_letters(c0)}{r0 + 1}:{column_letters(c1)}{r1 + 1}"
+            raise InputError(
+                f"{path}: sheet {name!r}: header cells {where} are merged; unmerge them and give "
+                "each column its own name"
+            )
 
 
 def _excel_sheet(path: Path, sheet: str | None) -> tuple[Any, str]:
@@ -407,16 +486,36 @@ def _numbered(ws: Any) -> Iterator[tuple[int, list[Any]]]:
 
 
 def _excel_rows(table: Table) -> Iterator[SourceRow]:
-    ws, _name = _excel_sheet(table.path, table.sheet)
+    from .xlsx_formats import cell_formats, column_letters, render_number
+
+    ws, name = _excel_sheet(table.path, table.sheet)
     width = len(table.columns)
+    first_col = ws.start[1] if ws.start else 0
+    # Numbers as the sheet shows them where a cell's format pads (00124) or fixes decimals.
+    formats = cell_formats(table.path, name) if table.path.suffix.lower() in (".xlsx", ".xlsm") else {}
     for row_no, raw in _numbered(ws):
         if row_no <= table.header_row:
             continue
+        if formats:
+            raw = [
+                render_number(v, code)
+                if isinstance(v, float) and (code := formats.get((row_no, first_col + i))) is not None
+                else v
+                for i, v in enumerate(raw)
+            ]
         cells = tuple(_cell_text(c) for c in raw[:width])
-        if not any(c.strip() for c in cells):
+        extra = [(i, _cell_text(c)) for i, c in enumerate(raw[width:], width) if _cell_text(c).strip()]
+        if not any(c.strip() for c in cells) and not extra:
             continue
         if len(cells) < width:
             cells = cells + ("",) * (width - len(cells))
+        if extra:
+            # Data under a column with no header name: never dropped silently.
+            shown = ", ".join(f"{column_letters(first_col + i)}{row_no} {v!r}" for i, v in extra[:3])
+            yield SourceRow(
+                row_no, cells, f"values beyond the last named column ({shown[:160]}): name that column"
+            )
+            continue
         yield SourceRow(row_no, cells)
 
 

@@ -11,15 +11,16 @@ import csv
 import datetime as dt
 import hashlib
 import json
+import os
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import OutputError
+from .errors import OutputError, UsageError
 
-__all__ = ["RESULT_COLUMNS", "STATUSES", "Reporter", "RowResult", "Summary", "file_sha256"]
+__all__ = ["RESULT_COLUMNS", "STATUSES", "Reporter", "RowResult", "Summary", "file_sha256", "open_output"]
 
 # not_sent: never tried because the run stopped (interrupt, refused key, unreachable API, error
 # budget); not a row to fix: running the same command again sends it.
@@ -109,6 +110,32 @@ def safe_cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
+def open_output(
+    path: Path, *, protected: tuple[Path, ...] = (), encoding: str = "utf-8", errors: str = "strict"
+) -> IO[str]:
+    """Open a report file for writing, never through a symlink planted in the report directory
+    and never onto one of the run's own inputs (a failed.csv fed back from its own report
+    directory would be truncated before it was read)."""
+    for source in protected:
+        try:
+            if path.exists() and path.samefile(source):
+                raise UsageError(
+                    f"the report would overwrite {source}, an input of this run; "
+                    "choose another --report-dir (or copy the file elsewhere first)"
+                )
+        except OSError:
+            continue
+    if path.is_symlink():
+        raise OutputError(
+            f"cannot write the report {path}: it is a symbolic link; refusing to write through it"
+        )
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as exc:
+        raise OutputError(f"cannot write the report {path}: {exc.strerror or exc}") from None
+    return open(fd, "w", newline="", encoding=encoding, errors=errors)  # noqa: SIM115 - returned
+
+
 def default_report_dir(base: Path | None = None) -> Path:
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
     root = (base or Path.cwd()) / "kelviq-import-reports"
@@ -130,32 +157,43 @@ class Reporter:
         *,
         encoding: str | None = None,
         delimiter: str | None = None,
+        protected: tuple[Path, ...] = (),
     ) -> None:
         """``encoding``/``delimiter``: the input's, so failed.csv can be fed back exactly as the
-        input was (a cp1252, semicolon-separated export stays one)."""
+        input was (a cp1252, semicolon-separated export stays one). ``protected``: the run's
+        inputs (file, mapping, journal), which no report file may overwrite."""
         self.directory = directory
+        self._protected = protected
         self.counts: Counter[str] = Counter()
         self.problems: Counter[str] = Counter()  # kind -> rows
         self.examples: dict[str, list[int]] = {}  # kind -> first rows showing it
         self.broken: OutputError | None = None
         try:
             directory.mkdir(parents=True, exist_ok=True)
-            self._results_fh: IO[str] = (directory / "results.csv").open("w", newline="", encoding="utf-8")
-            # errors="replace" can only touch the error column: the user's own cells came from
-            # this very encoding.
-            self._failed_fh: IO[str] = (directory / "failed.csv").open(
-                "w", newline="", encoding=encoding or "utf-8", errors="replace"
-            )
         except OSError as exc:
             raise OutputError(f"cannot write the report in {directory}: {exc.strerror or exc}") from None
+        for name in ("results.csv", "failed.csv", "summary.json", "report.html"):
+            if (directory / name).exists():  # refused before any file is truncated
+                open_output(directory / name, protected=protected).close()
+        self._results_fh: IO[str] = open_output(directory / "results.csv", protected=protected)
+        # errors="replace" can only touch the error column: the user's own cells came from
+        # this very encoding.
+        self._failed_fh: IO[str] = open_output(
+            directory / "failed.csv", protected=protected, encoding=encoding or "utf-8", errors="replace"
+        )
         self._results = csv.writer(self._results_fh)
         self._failed = csv.writer(self._failed_fh, delimiter=delimiter or ",")
         self._width = len(columns)
         error_col = "error"
         while error_col in columns:
             error_col = "_" + error_col
-        self._results.writerow(RESULT_COLUMNS)
-        self._failed.writerow((*columns, error_col))
+        try:
+            self._results.writerow(RESULT_COLUMNS)
+            self._failed.writerow((*columns, error_col))
+        except OSError as exc:
+            self.broken = self._error(exc)
+            self._close_quietly()
+            raise self.broken from None
 
     def write(self, result: RowResult) -> None:
         """Write one row's result; a failed write (disk full) raises OutputError."""
@@ -216,18 +254,22 @@ class Reporter:
             self._results_fh.close()
             self._failed_fh.close()
             data = summary.to_json()
-            path = self.directory / "summary.json"
-            path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+            with open_output(self.directory / "summary.json", protected=self._protected) as fh:
+                fh.write(json.dumps(data, indent=2) + "\n")
             from .report_html import render
 
             html = render(data, series or {})
-            (self.directory / "report.html").write_text(html, encoding="utf-8")
+            with open_output(self.directory / "report.html", protected=self._protected) as fh:
+                fh.write(html)
         except OSError as exc:
             if self.broken is None:
                 self.broken = self._error(exc)
                 raise self.broken from None
-            for fh in (self._results_fh, self._failed_fh):
-                try:
-                    fh.close()
-                except OSError:
-                    pass
+            self._close_quietly()
+
+    def _close_quietly(self) -> None:
+        for fh in (self._results_fh, self._failed_fh):
+            try:
+                fh.close()
+            except OSError:
+                pass

@@ -24,7 +24,7 @@ from .config import ImportConfig
 from .contract import differences
 from .errors import RunAborted
 from .pipeline import Prepared, prepare
-from .report import default_report_dir, safe_cell
+from .report import default_report_dir, open_output, safe_cell
 
 __all__ = ["VerifySummary", "verify"]
 
@@ -61,7 +61,7 @@ def verify(
         db.execute("CREATE TABLE remote (customer_id TEXT PRIMARY KEY, record TEXT) WITHOUT ROWID")
         try:
             remote, without_id = asyncio.run(_download(config, db, transport, sleep))
-            counts = _compare(prepared, db, report_dir)
+            counts = _compare(prepared, db, report_dir, _inputs(config))
         finally:
             db.close()
     summary = VerifySummary(
@@ -74,7 +74,8 @@ def verify(
         report_dir=str(report_dir),
     )
     data = {**summary.__dict__, "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    (report_dir / "verify-summary.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    with open_output(report_dir / "verify-summary.json", protected=_inputs(config)) as fh:
+        fh.write(json.dumps(data, indent=2) + "\n")
     return summary
 
 
@@ -116,10 +117,16 @@ async def _download(
             page += 1
 
 
-def _compare(prepared: Prepared, db: sqlite3.Connection, report_dir: Path) -> dict[str, int]:
+def _inputs(config: ImportConfig) -> tuple[Path, ...]:
+    return tuple(p for p in (config.input, config.mapping) if p is not None)
+
+
+def _compare(
+    prepared: Prepared, db: sqlite3.Connection, report_dir: Path, protected: tuple[Path, ...]
+) -> dict[str, int]:
     report_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
-    with (report_dir / "verify.csv").open("w", newline="", encoding="utf-8") as fh:
+    with open_output(report_dir / "verify.csv", protected=protected) as fh:
         out = csv.writer(fh)
         out.writerow(("row", "customerId", "status", "differences"))
         for item in prepared.mapped():

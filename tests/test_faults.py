@@ -8,6 +8,8 @@ the report holds every input row exactly once.
 from __future__ import annotations
 
 import csv
+import errno
+import io
 import os
 import subprocess
 import sys
@@ -270,10 +272,26 @@ def test_plain_http_to_a_remote_host_is_refused(tmp_path: Path) -> None:
 # --- a full disk -----------------------------------------------------------------------------
 
 
-def test_a_full_disk_while_writing_the_report_is_a_clear_error_and_the_journal_holds(tmp_path: Path) -> None:
+class _FullDisk(io.StringIO):
+    """A report file on a full disk: every write fails with ENOSPC, as /dev/full does (a
+    symlink to /dev/full in the report directory is now refused as a planted link)."""
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+
+def test_a_full_disk_while_writing_the_report_is_a_clear_error_and_the_journal_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importer.report
+
     report = tmp_path / "r"
-    report.mkdir()
-    (report / "results.csv").symlink_to("/dev/full")  # every write: ENOSPC
+    real_open = importer.report.open_output
+
+    def open_output(path: Path, **kw):  # type: ignore[no-untyped-def]
+        return _FullDisk() if path.parent == report and path.name == "results.csv" else real_open(path, **kw)
+
+    monkeypatch.setattr(importer.report, "open_output", open_output)
     journal = tmp_path / "journal.sqlite3"
     with SandboxServer() as server:
         env = {"KELVIQ_API_KEY": "sandbox-demo-key", "KELVIQ_BASE_URL": server.base_url}
@@ -287,6 +305,7 @@ def test_a_full_disk_while_writing_the_report_is_a_clear_error_and_the_journal_h
             "No space left on device" in line and "results.csv" in line and "Traceback" not in result.output
         )
         sent = len(server.app.customers)
+        monkeypatch.undo()
         # Space again: the re-run finishes the job and creates nothing twice.
         again = CliRunner().invoke(main, [*args, "--report-dir", str(tmp_path / "r2")], env=env)
         assert again.exit_code == 1, again.output
