@@ -172,13 +172,19 @@ def bench_rate(tmp: Path, n: int) -> None:
 
 
 MEMORY_SCRIPT = """
-import resource, sys
+import json, resource, sys
 from pathlib import Path
 import httpx
 from importer import ImportConfig, run_import
 
+LISTING = {"count": 0, "next": None, "previous": None, "results": []}
+
 def handler(request):
-    return httpx.Response(201, json={"id": "00000000-0000-0000-0000-000000000000"})
+    # A kelviq answer: the listing for the pre-flight, the created customer for a POST.
+    if request.method == "GET":
+        return httpx.Response(200, json=LISTING)
+    body = json.loads(request.content)
+    return httpx.Response(201, json={"id": "00000000-0000-0000-0000-000000000000", **body})
 
 summary = run_import(
     ImportConfig(input=Path(sys.argv[1]), base_url=sys.argv[2], api_key="k", rate=None, concurrency=16,
@@ -258,6 +264,7 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small files: a smoke test of the bench itself")
+    parser.add_argument("--only", action="append", help="run only this step (repeatable): help, overhead, ...")
     args = parser.parse_args()
     q = args.quick
     steps: list[tuple[str, Callable[[Path], None]]] = [
@@ -275,6 +282,8 @@ def main() -> None:
     t0 = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="kelviq-bench-") as tmp:
         for name, step in steps:
+            if args.only and name not in args.only:
+                continue
             print(f"[{name}]", flush=True)
             step(Path(tmp))
     cpu = resource.getrusage(resource.RUSAGE_CHILDREN).ru_utime

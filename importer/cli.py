@@ -390,12 +390,12 @@ def _print_validation(result: Validation, quiet: bool) -> None:
     )
     click.echo(f"mapping: {result.describe}")
     if result.problems:
-        click.echo("problems (rows affected, first rows shown):")
+        from .problems import render_examples
+
+        click.echo("problems (rows affected, first rows and their values):")
         examples = result.examples
         for kind, n in result.problems.items():
-            shown = examples.get(kind, [])
-            rows = ", ".join(str(r) for r in shown)
-            click.echo(f"  {n:>7}  {kind}  [rows {rows}{', …' if n > len(shown) else ''}]")
+            click.echo(f"  {n:>7}  {kind}  [{render_examples(examples.get(kind, []), n)}]")
     if result.preview:
         import json
 

@@ -88,12 +88,12 @@ def email_problem(value: str) -> tuple[str | None, str | None]:
 
 
 def customer_id_problem(customer_id: str) -> str | None:
-    """Why this id cannot be a kelviq customerId addressed in ``/customers/{customerId}/``."""
+    """Why this id cannot be a customerId addressed in ``/customers/{customerId}/`` (None: it can)."""
     if customer_id in (".", ".."):
         # URL normalisation resolves dot segments: a PATCH would land on another resource.
-        return f"customerId {customer_id!r} cannot be addressed in a URL (it is a path dot segment)"
+        return "is a path dot segment: it cannot be addressed in a URL"
     if any(ord(c) < 32 or ord(c) == 127 for c in customer_id):
-        return "customerId holds a control character (a line break or tab?)"
+        return "holds a control character (a line break or tab?)"
     return None
 
 
@@ -121,18 +121,21 @@ class Answer:
     status: int
     body: Any  # parsed JSON, or None when the body was not JSON
     content_type: str
-    text: str  # the raw body, cut, for messages when it was not JSON
+    raw: bytes = b""  # the body as received, for messages when it was not JSON
+
+    @property
+    def text(self) -> str:
+        return self.raw[:2000].decode("utf-8", errors="replace")
 
 
 def read_answer(status: int, content_type: str, raw: bytes) -> Answer:
-    text = raw[:2000].decode("utf-8", errors="replace")
     body: Any = None
-    if raw.strip():
+    if raw:
         try:
             body = json.loads(raw)
         except ValueError:
             body = None
-    return Answer(status=status, body=body, content_type=content_type.split(";")[0].strip(), text=text)
+    return Answer(status=status, body=body, content_type=content_type.split(";")[0].strip(), raw=raw)
 
 
 def _texts(node: Any) -> Iterator[str]:

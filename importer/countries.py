@@ -60,12 +60,31 @@ def _fold(text: str) -> str:
     return " ".join(plain.casefold().replace("’", "'").split())
 
 
+# Country names in these languages too (pycountry ships ISO 3166's translations): a legacy CRM
+# export says "Deutschland", "Autriche", "Países Bajos".
+LANGUAGES = ("de", "fr", "es", "it", "nl", "pt")
+
+
 @cache
 def _index() -> dict[str, str]:
+    import gettext
+
     import pycountry
 
+    translations = []
+    for lang in LANGUAGES:
+        try:
+            translations.append(gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=[lang]))
+        except OSError:
+            continue  # a pycountry without that catalogue: English names still work
     index: dict[str, str] = {}
     for country in pycountry.countries:
+        for attr in ("name", "official_name", "common_name"):
+            value = getattr(country, attr, None)
+            if value:
+                for translation in translations:
+                    index.setdefault(_fold(translation.gettext(value)), country.alpha_2)
+    for country in pycountry.countries:  # English and the codes win where a translation clashes
         for attr in ("name", "official_name", "common_name", "alpha_3"):
             value = getattr(country, attr, None)
             if value:

@@ -21,6 +21,7 @@ from typing import Any, Literal, cast
 from .contract import ADDRESS_FIELDS, NULLABLE, TOP_FIELDS, Payload, customer_id_problem, email_problem
 from .countries import to_alpha2
 from .errors import InputError
+from .problems import Problem, render_all
 from .readers import SourceRow
 
 __all__ = [
@@ -38,6 +39,14 @@ __all__ = [
 # What an empty cell in a mapped column means: keep what kelviq has, or clear it (null).
 Empty = Literal["keep", "clear"]
 EMPTY_CHOICES: tuple[Empty, ...] = ("keep", "clear")
+# A value that a field's map has no entry for: sent as it is, or the row is invalid.
+Unmapped = Literal["keep", "invalid"]
+UNMAPPED_CHOICES: tuple[Unmapped, ...] = ("keep", "invalid")
+
+
+def _fold_value(value: str) -> str:
+    return " ".join(value.split()).casefold()
+
 
 # Normalised header (lowercase, letters and digits only) -> target field.
 _SYNONYMS: dict[str, tuple[str, ...]] = {
@@ -176,6 +185,10 @@ class FieldSpec:
     parts: tuple[tuple[str, bool], ...]
     transforms: tuple[str, ...] = ()
     default: str | None = None
+    # A value map (``map = { "Deutschland" = "DE" }``), matched ignoring case and extra spaces,
+    # applied after the transforms; ``unmapped``: a value not in it is kept, or the row invalid.
+    values: dict[str, str] | None = None
+    unmapped: Unmapped = "keep"
 
     @classmethod
     def column(cls, name: str) -> FieldSpec:
@@ -227,6 +240,10 @@ class FieldSpec:
             text += " | " + " | ".join(self.transforms)
         if self.default is not None:
             text += f" (default {self.default!r})"
+        if self.values is not None:
+            text += f" | map of {len(self.values)}" + (
+                " (others invalid)" if self.unmapped == "invalid" else ""
+            )
         return text
 
 
@@ -276,7 +293,8 @@ class Mapping:
 
         def compiled(spec: FieldSpec, what: str) -> _Compiled:
             parts = tuple((t, col(t, what) if is_col else -1) for t, is_col in spec.parts)
-            return _Compiled(what, parts, spec.transforms, spec.default)
+            values = {_fold_value(k): v for k, v in spec.values.items()} if spec.values is not None else None
+            return _Compiled(what, parts, spec.transforms, spec.default, values, spec.unmapped)
 
         if "customerId" not in self.fields:
             raise InputError(
@@ -506,11 +524,11 @@ def _spec(value: Any, what: str, path: Path, *, allow_list: bool) -> FieldSpec:
 def _spec_table(value: MappingABC[str, Any], what: str, path: Path) -> FieldSpec:
     if "value" in value:
         raise InputError(f"{path}: {what}: a fixed value is for metadata only; this field must name a column")
-    unknown = set(value) - {"column", "template", "transform", "default"}
+    unknown = set(value) - {"column", "template", "transform", "default", "map", "unmapped"}
     if unknown:
         raise InputError(
             f"{path}: {what}: unknown key(s) {', '.join(sorted(unknown))}; "
-            "use column or template, transform, default"
+            "use column or template, transform, map, unmapped, default"
         )
     if ("column" in value) == ("template" in value):
         raise InputError(f"{path}: {what}: give exactly one of column or template")
@@ -529,7 +547,23 @@ def _spec_table(value: MappingABC[str, Any], what: str, path: Path) -> FieldSpec
     default = value.get("default")
     if default is not None and not isinstance(default, str):
         raise InputError(f"{path}: {what}: default must be a string")
-    return FieldSpec(base.parts, tuple(transforms), default)
+    values = value.get("map")
+    if values is not None and (
+        not isinstance(values, MappingABC) or not all(isinstance(v, str) for v in values.values())
+    ):
+        raise InputError(f'{path}: {what}: map must be a table of texts, e.g. {{ "Deutschland" = "DE" }}')
+    unmapped = value.get("unmapped", "keep")
+    if unmapped not in UNMAPPED_CHOICES:
+        raise InputError(f'{path}: {what}: unmapped = {unmapped!r}: use "keep" or "invalid"')
+    if "unmapped" in value and values is None:
+        raise InputError(f"{path}: {what}: unmapped goes with a map")
+    return FieldSpec(
+        parts=base.parts,
+        transforms=tuple(transforms),
+        default=default,
+        values=dict(values) if values is not None else None,
+        unmapped=cast(Unmapped, unmapped),
+    )
 
 
 def _table(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
@@ -555,9 +589,14 @@ class Mapped:
     row: int
     customer_id: str
     payload: Payload | None
-    problem: str | None
+    problems: tuple[Problem, ...]
     cells: tuple[str, ...]
     skipped: bool = False
+
+    @property
+    def problem(self) -> str | None:
+        """The problems as one line of text, for a report cell."""
+        return render_all(self.problems)
 
 
 @dataclass(frozen=True, slots=True)
@@ -568,6 +607,8 @@ class _Compiled:
     parts: tuple[tuple[str, int], ...]
     transforms: tuple[str, ...]
     default: str | None
+    values: dict[str, str] | None = None  # folded source value -> value sent
+    unmapped: Unmapped = "keep"
 
     @property
     def column_names(self) -> str:
@@ -609,6 +650,11 @@ class RowMapper:
     static_metadata: dict[str, str]
     clear: bool = False  # an empty cell sends null where the spec allows it
 
+    @property
+    def id_column(self) -> str:
+        """The column(s) the customerId comes from, as messages name them: ``'Customer ID'``."""
+        return self._id.column_names
+
     @functools.cached_property
     def _id(self) -> _Compiled:
         for spec in self.top:
@@ -621,30 +667,43 @@ class RowMapper:
             return ""
         return self._id.value(src.cells)
 
-    def _check(self, spec: _Compiled, value: str, problems: list[str]) -> str | None:
+    def _check(self, spec: _Compiled, value: str, problems: list[Problem]) -> str | None:
+        column = spec.column_names
+        if spec.values is not None:
+            mapped = spec.values.get(_fold_value(value))
+            if mapped is not None:
+                value = mapped
+            elif spec.unmapped == "invalid":
+                problems.append(Problem(kind="has no entry in the mapping's map", column=column, value=value))
+                return None
         if spec.wants_country:
             code = to_alpha2(value)
             if code is None:
                 problems.append(
-                    f"column {spec.column_names}: {value!r} is not a known country ({_COUNTRY_HELP})"
+                    Problem(kind="is not a known country", column=column, value=value, detail=_COUNTRY_HELP)
                 )
             return code
         if spec.target == "email":
             sent, why = email_problem(value)
             if why is not None:
-                problems.append(f"column {spec.column_names}: {value!r} is not a valid email address ({why})")
+                problems.append(
+                    Problem(kind="is not a valid email address", column=column, value=value, detail=why)
+                )
             return sent
         if spec.target == "customerId" and (why := customer_id_problem(value)) is not None:
-            problems.append(f"column {spec.column_names}: {why}")
+            problems.append(Problem(kind=why, column=column, value=value))
             return None
         return value
 
     def map(self, src: SourceRow) -> Mapped:
         cells = src.cells
         if src.problem is not None or len(cells) != self.width:
-            return Mapped(src.row, self.customer_id(src), None, src.problem or "row is incomplete", cells)
+            problem = src.problem or Problem(kind="row is incomplete")
+            return Mapped(
+                row=src.row, customer_id=self.customer_id(src), payload=None, problems=(problem,), cells=cells
+            )
         payload: dict[str, Any] = {}
-        problems: list[str] = []
+        problems: list[Problem] = []
         clear = self.clear
         for spec in self.top:
             value = spec.value(cells)
@@ -653,8 +712,8 @@ class RowMapper:
                     payload[spec.target] = checked
             elif clear and spec.target in NULLABLE:
                 payload[spec.target] = None
-        if "customerId" not in payload and not any("customerId" in p for p in problems):
-            problems.insert(0, f"column {self._id.column_names}: customerId is empty")
+        if "customerId" not in payload and not any(p.column == self._id.column_names for p in problems):
+            problems.insert(0, Problem(kind="customerId is empty", column=self._id.column_names))
         address: dict[str, str | None] = {}
         for spec in self.address:
             value = spec.value(cells)
@@ -679,8 +738,14 @@ class RowMapper:
                 payload["metadata"] = None
         cid = payload.get("customerId", "")
         if problems:
-            return Mapped(src.row, cid or self.customer_id(src), None, "; ".join(problems), cells)
-        return Mapped(src.row, cid, cast(Payload, payload), None, cells)
+            return Mapped(
+                row=src.row,
+                customer_id=cid or self.customer_id(src),
+                payload=None,
+                problems=tuple(problems),
+                cells=cells,
+            )
+        return Mapped(row=src.row, customer_id=cid, payload=cast(Payload, payload), problems=(), cells=cells)
 
 
 def create_payload(payload: Payload) -> Payload:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any, NamedTuple, cast
 
 from .errors import InputError
+from .problems import Problem
 
 __all__ = ["SourceRow", "Table", "open_table", "CSV_SUFFIXES", "EXCEL_SUFFIXES"]
 
@@ -41,7 +42,7 @@ class SourceRow(NamedTuple):
 
     row: int
     cells: tuple[str, ...]
-    problem: str | None = None
+    problem: Problem | None = None
 
 
 @dataclass(frozen=True)
@@ -271,8 +272,10 @@ def _csv_rows(table: Table) -> Iterator[SourceRow]:
             yield SourceRow(
                 start,
                 tuple(fields),
-                f"a quoted field runs from line {start} to line {last} and holds {swallowed} lines "
-                "that look like records: an unclosed quote?",
+                Problem(
+                    kind="a quoted field runs over several lines holding records: an unclosed quote?",
+                    detail=f"lines {start} to {last}, {swallowed} of them look like records",
+                ),
             )
             continue
         yield SourceRow(start, tuple(fields))
@@ -352,11 +355,13 @@ def _decode_error(table: Table) -> InputError:
 def _ragged(line: int, fields: list[str], width: int) -> SourceRow:
     """A record with the wrong number of fields: reported, with what it held kept in ``cells``
     (padded or cut to the header) so that failed.csv shows the line to fix."""
-    problem = f"line has {len(fields)} fields, the header has {width}"
     extra = [f for f in fields[width:] if f.strip()]
-    if extra:
-        shown = ", ".join(repr(f) for f in extra[:3])
-        problem += f" (beyond the last column: {shown[:120]}{', …' if len(extra) > 3 else ''})"
+    shown = ", ".join(repr(f) for f in extra[:3])
+    problem = Problem(
+        kind=f"line has {'more' if len(fields) > width else 'fewer'} fields than the header",
+        detail=f"{len(fields)} fields, the header has {width}"
+        + (f"; beyond the last column: {shown[:120]}{', …' if len(extra) > 3 else ''}" if extra else ""),
+    )
     cells = tuple(fields[:width]) + ("",) * (width - len(fields))
     return SourceRow(line, cells, problem)
 
@@ -512,9 +517,10 @@ def _excel_rows(table: Table) -> Iterator[SourceRow]:
         if extra:
             # Data under a column with no header name: never dropped silently.
             shown = ", ".join(f"{column_letters(first_col + i)}{row_no} {v!r}" for i, v in extra[:3])
-            yield SourceRow(
-                row_no, cells, f"values beyond the last named column ({shown[:160]}): name that column"
+            problem = Problem(
+                kind="values beyond the last named column: name that column", detail=shown[:160]
             )
+            yield SourceRow(row_no, cells, problem)
             continue
         yield SourceRow(row_no, cells)
 

@@ -12,13 +12,13 @@ import datetime as dt
 import hashlib
 import json
 import os
-import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
 from .errors import OutputError, UsageError
+from .problems import Problem, ProblemTally
 
 __all__ = ["RESULT_COLUMNS", "STATUSES", "Reporter", "RowResult", "Summary", "file_sha256", "open_output"]
 
@@ -39,6 +39,7 @@ class RowResult:
     attempts: int = 0
     error: str | None = None
     cells: tuple[str, ...] = ()
+    problems: tuple[Problem, ...] = ()  # what made it invalid or skipped, as values
 
 
 @dataclass(frozen=True)
@@ -82,27 +83,6 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'|\"(?:[^\"\\]|\\.)*\"")
-EXAMPLES_PER_KIND = 5
-
-
-def _value_to_ellipsis(m: re.Match[str]) -> str:
-    # Column names stay (they are the point); values become "…".
-    return m.group(0) if m.string[max(0, m.start() - 7) : m.start()] == "column " else "…"
-
-
-def problem_kind(problem: str) -> list[str]:
-    """``"column 'email': 'x@' is not a valid email address"`` -> the same with the value
-    replaced by ``…``; one kind per ``; ``-separated part, numbers and asides removed."""
-    kinds = []
-    for part in problem.split("; "):
-        kind = _QUOTED.sub(_value_to_ellipsis, part)
-        kind = re.sub(r"\s*\([^)]*\)", "", kind)
-        kind = re.sub(r"\d+", "N", kind)
-        kinds.append(kind.strip())
-    return kinds
 
 
 def safe_cell(text: str) -> str:
@@ -165,8 +145,7 @@ class Reporter:
         self.directory = directory
         self._protected = protected
         self.counts: Counter[str] = Counter()
-        self.problems: Counter[str] = Counter()  # kind -> rows
-        self.examples: dict[str, list[int]] = {}  # kind -> first rows showing it
+        self.problems = ProblemTally()
         self.broken: OutputError | None = None
         try:
             directory.mkdir(parents=True, exist_ok=True)
@@ -215,12 +194,10 @@ class Reporter:
 
     def _write(self, result: RowResult) -> None:
         self.counts[result.status] += 1
-        if result.error and result.status in ("invalid", "failed", "skipped"):
-            for kind in problem_kind(result.error):
-                self.problems[kind] += 1
-                rows = self.examples.setdefault(kind, [])
-                if len(rows) < EXAMPLES_PER_KIND:
-                    rows.append(result.row)
+        if result.status in ("invalid", "failed", "skipped"):
+            # An API's refusal is its own words, one kind per distinct message.
+            for problem in result.problems or ((Problem(kind=result.error),) if result.error else ()):
+                self.problems.add(result.row, problem)
         error = safe_cell(result.error) if result.error else ""
         self._results.writerow(
             (
@@ -242,10 +219,7 @@ class Reporter:
         return sum(self.counts.values())
 
     def problems_json(self) -> list[dict[str, Any]]:
-        return [
-            {"kind": kind, "rows": n, "examples": self.examples.get(kind, [])}
-            for kind, n in self.problems.most_common()
-        ]
+        return self.problems.as_json()
 
     def close(self, summary: Summary, series: dict[str, list[float]] | None = None) -> None:
         """Flush and close; writes summary.json and report.html. After a failed write,

@@ -10,6 +10,8 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from .problems import render_examples
+
 __all__ = ["render"]
 
 COLOURS = {
@@ -85,12 +87,12 @@ def _problems(problems: list[dict[str, Any]]) -> str:
         return "<h2>Problems</h2><p id=problems>None.</p>"
     body = "".join(
         f'<tr><td>{escape(str(p["kind"]))}</td><td class="n rows">{int(p["rows"])}</td>'
-        f"<td>{escape(', '.join(str(r) for r in p['examples']))}{' …' if p['rows'] > len(p['examples']) else ''}</td></tr>"
+        f"<td>{escape(render_examples(p['examples'], int(p['rows'])))}</td></tr>"
         for p in problems
     )
     return (
         "<h2>Problems, by kind</h2><table id=problems><tr><th>kind</th><th class=n>rows</th>"
-        f"<th>first rows</th></tr>{body}</table>"
+        f"<th>first rows and their values</th></tr>{body}</table>"
         "<p class=legend>Every such row is in <code>failed.csv</code> with its reason, ready to fix and run again.</p>"
     )
 

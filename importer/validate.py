@@ -29,8 +29,9 @@ class Validation:
         return {p["kind"]: p["rows"] for p in self.summary.extra["problems"]}
 
     @property
-    def examples(self) -> dict[str, list[int]]:
-        """Problem kind -> the first rows showing it."""
+    def examples(self) -> dict[str, list[dict[str, Any]]]:
+        """Problem kind -> the first rows showing it, with the value each held:
+        ``[{"row": 18, "value": "maria.at.example.com"}]``."""
         return {p["kind"]: p["examples"] for p in self.summary.extra["problems"]}
 
     @property

@@ -44,7 +44,7 @@ REFUSED_BY_THE_SPEC = [
 def answer(
     status: int, body: object = None, text: str = "", content_type: str = "application/json"
 ) -> Answer:
-    return Answer(status=status, body=body, content_type=content_type, text=text)
+    return Answer(status=status, body=body, content_type=content_type, raw=text.encode())
 
 
 @pytest.mark.parametrize("address", REFUSED_BY_THE_SPEC)

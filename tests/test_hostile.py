@@ -346,7 +346,7 @@ def test_excel_values_beyond_the_header_are_a_row_problem_not_dropped(tmp_path: 
     ws.append(["1", "Ada", "Lovelace"])
     wb.save(tmp_path / "wide.xlsx")
     rows = list(open_table(tmp_path / "wide.xlsx").rows())
-    assert rows[0].problem is not None and "C2 'Lovelace'" in rows[0].problem
+    assert rows[0].problem is not None and "C2 'Lovelace'" in rows[0].problem.render()
 
 
 # --- low --------------------------------------------------------------------------------------

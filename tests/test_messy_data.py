@@ -128,9 +128,14 @@ def test_broken_records_are_reported_per_row_with_their_line(tmp_path: Path) -> 
     assert result.exit_code == 1
     got = results(tmp_path / "r")
     assert sorted(got) == [2, 3, 4, 5]  # every row accounted for, by the line it is on
-    assert got[3]["status"] == "invalid" and got[3]["error"] == "line has 2 fields, the header has 3"
+    assert (
+        got[3]["status"] == "invalid"
+        and got[3]["error"] == "line has fewer fields than the header (2 fields, the header has 3)"
+    )
     assert got[4]["status"] == "invalid"
-    assert got[4]["error"] == "line has 4 fields, the header has 3 (beyond the last column: 'extra')"
+    assert got[4]["error"] == (
+        "line has more fields than the header (4 fields, the header has 3; beyond the last column: 'extra')"
+    )
     # failed.csv shows what each broken line held, so it can be fixed there.
     failed = read_csv(tmp_path / "r" / "failed.csv")
     assert [(f["id"], f["email"], f["city"]) for f in failed] == [
@@ -189,8 +194,12 @@ def test_validate_groups_problems_by_kind_and_writes_failed_csv(tmp_path: Path) 
     assert result.exit_code == 1
     out = result.output
     assert "customers.csv: 300 rows (utf-8, ','-separated, header on row 1): 293 valid, 7 invalid" in out
-    assert "2  column 'Email Address': … is not a valid email address  [rows 18, 122]" in out
-    assert "2  column 'Country': … is not a known country  [rows 79, 235]" in out
+    # Each kind with the values that are wrong, so nobody has to open failed.csv to learn them.
+    assert (
+        "2  column 'Email Address': … is not a valid email address  "
+        "[rows 18 'maria.at.example.com', 122 'john@@example..com']" in out
+    )
+    assert "2  column 'Country': … is not a known country  [rows 79 'Narnia', 235 'Atlantis']" in out
     assert "1  column 'Customer ID': customerId is empty  [rows 43]" in out
     assert out.count("  row ") == 2
     failed = read_csv(tmp_path / "r" / "failed.csv")
@@ -241,11 +250,16 @@ def test_on_duplicate(tmp_path: Path, policy: str, kept: int | None, statuses: d
     assert {row: r["status"] for row, r in got.items()} == statuses
     if kept is None:
         assert result.exit_code == 1
-        assert "appears 3 times in the file (also rows 4, 5)" in got[2]["error"]
+        assert "'X' appears more than once in the file" in got[2]["error"]
+        assert "(3 times; also rows 4, 5)" in got[2]["error"]
     else:
         assert result.exit_code == 0  # dropping duplicates was asked for: not a failure
         skipped = [r for r in got.values() if r["status"] == "skipped"]
-        assert all(f"duplicate of row {kept}, which is imported" in r["error"] for r in skipped)
+        assert all(
+            f"is a duplicate of an imported row (--on-duplicate {policy}) (row {kept} is imported)"
+            in r["error"]
+            for r in skipped
+        )
         names = [
             json.loads(line.split(": ", 1)[1])["name"]
             for line in result.output.splitlines()

@@ -14,7 +14,9 @@ from tests.conftest import SAMPLE, SHARED_DATA, write
 
 
 def rows(path: Path, **kw: str) -> list[tuple[int, tuple[str, ...], str | None]]:
-    return [(r.row, r.cells, r.problem) for r in open_table(path, **kw).rows()]
+    return [
+        (r.row, r.cells, r.problem.render() if r.problem else None) for r in open_table(path, **kw).rows()
+    ]
 
 
 def test_every_cell_is_text_and_nothing_becomes_nan(tmp_path: Path) -> None:
@@ -34,7 +36,10 @@ def test_a_line_with_too_many_fields_becomes_a_row_problem_not_an_abort(tmp_path
     path = write(tmp_path / "c.csv", "id,name\n1,a\n2,b,extra\n3,c\n")
     got = rows(path)
     assert [r for r, _, _ in got] == [2, 3, 4]
-    assert got[1][2] == "line has 3 fields, the header has 2 (beyond the last column: 'extra')"
+    assert (
+        got[1][2]
+        == "line has more fields than the header (3 fields, the header has 2; beyond the last column: 'extra')"
+    )
     assert got[1][1] == ("2", "b")  # what the line held, for failed.csv
     assert got[2] == (4, ("3", "c"), None)
 
@@ -43,7 +48,7 @@ def test_a_line_with_too_few_fields_is_a_row_problem_naming_its_line(tmp_path: P
     path = write(tmp_path / "c.csv", "id,name,city\n1,a,x\n2,b\n3,c,z\n")
     assert rows(path) == [
         (2, ("1", "a", "x"), None),
-        (3, ("2", "b", ""), "line has 2 fields, the header has 3"),
+        (3, ("2", "b", ""), "line has fewer fields than the header (2 fields, the header has 3)"),
         (4, ("3", "c", "z"), None),
     ]
 
@@ -160,8 +165,8 @@ def test_an_unclosed_quote_is_reported_not_swallowed_silently(tmp_path: Path) ->
     # The rest of the file became one field: the record is reported with all it swallowed.
     assert row == 2 and cells[1].endswith("3,c\n")
     assert problem == (
-        "a quoted field runs from line 2 to line 13 and holds 11 lines that look like records: "
-        "an unclosed quote?"
+        "a quoted field runs over several lines holding records: an unclosed quote? "
+        "(lines 2 to 13, 11 of them look like records)"
     )
     legit = write(tmp_path / "ok.csv", 'id,address\n1,"1 Main St\nApt 2"\n')
     assert rows(legit)[0][2] is None
