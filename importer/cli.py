@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .config import SANDBOX_URL
 from .errors import ImporterError, UsageError
 
 if TYPE_CHECKING:
@@ -23,6 +24,7 @@ if TYPE_CHECKING:
     from .verify import VerifySummary
 
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a pipe closed under a writer
 EXIT_INTERNAL = 70
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -87,7 +89,14 @@ _input_options = _options(
     click.option(
         "--report-dir",
         type=click.Path(path_type=Path),
-        help="Where to write the report [default ./kelviq-import-reports/<UTC time>/].",
+        help="Write the report into exactly this directory (replacing an earlier report there).",
+    ),
+    click.option(
+        "--report-root",
+        type=click.Path(path_type=Path),
+        envvar="KELVIQ_IMPORT_REPORTS",
+        help="Each run's report in a new <UTC time>/ directory under this one, never replaced "
+        "[env KELVIQ_IMPORT_REPORTS; default ./kelviq-import-reports]; `kelviq-import runs` lists them.",
     ),
     click.option("-q", "--quiet", is_flag=True, help="For cron: one summary line; errors on stderr."),
     click.option("-v", "--verbose", count=True, help="-v: run start/end and retries; -vv: every row."),
@@ -106,7 +115,7 @@ _input_options = _options(
 )
 
 
-def _setup_logging(options: dict[str, Any]) -> None:
+def _setup_logging(options: dict[str, Any], *, quiet: bool = False) -> None:
     from .logs import configure
 
     verbose, log_file, log_format = options.pop("verbose"), options.pop("log_file"), options.pop("log_format")
@@ -118,7 +127,7 @@ def _setup_logging(options: dict[str, Any]) -> None:
                     f"--log-file {log_file} is the {name.replace('_path', '')} file; log elsewhere"
                 )
     try:
-        configure(verbose, log_file, log_format)
+        configure(verbose, log_file, log_format, quiet=quiet)
     except OSError as exc:
         raise UsageError(f"--log-file {log_file}: cannot be written ({exc.strerror or exc})") from None
 
@@ -127,7 +136,13 @@ _api_options = _options(
     click.option(
         "--base-url", envvar="KELVIQ_BASE_URL", help="API base URL [env KELVIQ_BASE_URL; default production]."
     ),
-    click.option("--sandbox", "use_sandbox", is_flag=True, help="Use kelviq's hosted sandbox API."),
+    click.option(
+        "--hosted-sandbox",
+        "use_sandbox",
+        is_flag=True,
+        help=f"kelviq's own hosted sandbox API ({SANDBOX_URL}); not the local `kelviq-import sandbox`.",
+    ),
+    click.option("--sandbox", "old_sandbox_flag", is_flag=True, hidden=True),
     click.option(
         "--api-key-file",
         type=click.Path(path_type=Path),
@@ -199,12 +214,24 @@ def _config(
     rate: float = 10.0,
     retries: int = 5,
     dry_run: bool = False,
+    old_sandbox_flag: bool = False,
     **rest: Any,
 ) -> ImportConfig:
     from .config import PRODUCTION_URL, SANDBOX_URL, ImportConfig, RetryPolicy
 
+    if old_sandbox_flag:
+        # Two sandboxes are easy to confuse: the name says which one.
+        raise UsageError(
+            "--sandbox is ambiguous: use --hosted-sandbox for kelviq's hosted sandbox API, or "
+            "--base-url http://127.0.0.1:8765/api/v1 for the local one that `kelviq-import sandbox` starts"
+        )
     if use_sandbox and base_url and os.environ.get("KELVIQ_BASE_URL") != base_url:
-        raise UsageError("--sandbox and --base-url contradict each other; pass one")
+        raise UsageError("--hosted-sandbox and --base-url contradict each other; pass one")
+    if rest.get("report_dir") is not None and rest.get("report_root") is not None:
+        if os.environ.get("KELVIQ_IMPORT_REPORTS") == str(rest["report_root"]):
+            rest["report_root"] = None  # the environment's default yields to an explicit --report-dir
+        else:
+            raise UsageError("--report-dir and --report-root contradict each other; pass one")
     return ImportConfig(
         input=input_path,
         base_url=SANDBOX_URL if use_sandbox else (base_url or PRODUCTION_URL),
@@ -256,6 +283,11 @@ def _config(
 )
 @click.option("--full", is_flag=True, help="Send every row even if the journal says it is unchanged.")
 @click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    help="A trial run: send only the first N rows that need a request; the rest are reported not_sent.",
+)
+@click.option(
     "--max-failures", type=click.IntRange(min=0), help="Abort (exit 3) once more rows than this have failed."
 )
 @click.option(
@@ -275,7 +307,7 @@ def run(quiet: bool, no_state: bool, **options: Any) -> None:
     \b
     Examples:
       kelviq-import run customers.csv --dry-run
-      KELVIQ_API_KEY=... kelviq-import run customers.xlsx --sheet Export --sandbox
+      KELVIQ_API_KEY=... kelviq-import run customers.xlsx --sheet Export --hosted-sandbox
       kelviq-import run legacy.csv --mapping mapping.toml --api-key-file ~/.kelviq-key
       kelviq-import run nightly.csv.gz --quiet --max-failure-rate 0.05   # from cron
     """
@@ -283,7 +315,7 @@ def run(quiet: bool, no_state: bool, **options: Any) -> None:
     def go() -> Summary:
         from .pipeline import prepare, run_import
 
-        _setup_logging(options)
+        _setup_logging(options, quiet=quiet)
         config = _config(use_state=not no_state, **options)
         prepared = prepare(config)
         if quiet or not _interactive():
@@ -307,28 +339,35 @@ def run(quiet: bool, no_state: bool, **options: Any) -> None:
 @main.command()
 @_input_options
 @_api_options
-def verify(quiet: bool, **options: Any) -> None:
-    """Compare INPUT with what kelviq holds: customers missing, or differing field by field.
+@click.argument("more", metavar="[FIXED]...", nargs=-1, type=click.Path(path_type=Path))
+def verify(quiet: bool, more: tuple[Path, ...], **options: Any) -> None:
+    """Prove a migration: every customer of INPUT (and of the FIXED files) is in kelviq and the same.
 
-    Reads every customer from the API (pages of 100), then each valid row of INPUT, and
-    writes verify.csv (row, customerId, status, differences) to the report directory.
-    Only the fields the file sets are compared. Exit 1 when a customer is missing or
-    differs, 0 when all match.
+    Give the legacy export first, then the failed.csv files you fixed, round by round: a
+    later file's row stands in for the original line it came from, and a customerId seen
+    again stands in for the earlier row. Reads every customer from the API (pages of 100)
+    and writes verify.csv (file, row, customerId, status, differences field by field).
+    Exit 0 only when every row left standing is in kelviq and matches; a row still invalid
+    cannot be checked and counts against it.
 
     \b
     Example:
-      KELVIQ_API_KEY=... kelviq-import verify customers.csv --mapping mapping.toml
+      KELVIQ_API_KEY=... kelviq-import verify legacy.csv round1/failed.csv --mapping mapping.toml
     """
 
     def go() -> VerifySummary:
         from .verify import verify as run_verify
 
-        _setup_logging(options)
-        summary = run_verify(_config(**options))
+        _setup_logging(options, quiet=quiet)
+        summary = run_verify(_config(**options), more=more)
         counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
+        names = " + ".join(Path(f).name for f in summary.files)
+        verdict = (
+            "all in kelviq and the same" if summary.exit_code == 0 else "NOT all in kelviq as the files say"
+        )
         line = (
-            f"{Path(summary.input).name}: {counts} "
-            f"({summary.customers_in_kelviq} customers in kelviq); report {summary.report_dir}/verify.csv"
+            f"{names}: {verdict}: {counts} ({summary.customers_in_kelviq} customers in kelviq); "
+            f"report {summary.report_dir}/verify.csv"
         )
         click.echo(line if quiet else f"verified {line}", err=summary.exit_code != 0)
         return summary
@@ -362,7 +401,7 @@ def validate(quiet: bool, preview: int, **options: Any) -> None:
     def go() -> Validation:
         from .validate import validate as run_validate
 
-        _setup_logging(options)
+        _setup_logging(options, quiet=quiet)
         config = _config(dry_run=True, use_state=False, **options)
         result = run_validate(config, preview=preview)
         _print_validation(result, quiet)
@@ -389,6 +428,11 @@ def _print_validation(result: Validation, quiet: bool) -> None:
         f"{extra.get('header_row')}): {valid} valid{others}"
     )
     click.echo(f"mapping: {result.describe}")
+    if unused := extra.get("unused_columns"):
+        click.echo(
+            f"not sent anywhere: {', '.join(repr(c) for c in unused)} "
+            "(map them, or set [other_columns] to_metadata = true)"
+        )
     if result.problems:
         from .problems import render_examples
 
@@ -407,6 +451,45 @@ def _print_validation(result: Validation, quiet: bool) -> None:
         f"report: {report}/"
         + (f" ({report / 'failed.csv'} lists the rows to fix)" if result.problems else "")
     )
+
+
+@main.command()
+@click.option(
+    "--report-root",
+    type=click.Path(path_type=Path),
+    envvar="KELVIQ_IMPORT_REPORTS",
+    default=Path("kelviq-import-reports"),
+    show_default=True,
+    help="Where the runs' reports are [env KELVIQ_IMPORT_REPORTS].",
+)
+@click.option("-n", "--last", default=20, show_default=True, type=click.IntRange(min=1), help="How many.")
+def runs(report_root: Path, last: int) -> None:
+    """List past runs under a report root, newest first: time, input, counts, exit code, report.
+
+    \b
+    Example:
+      kelviq-import runs --report-root /var/log/kelviq
+    """
+
+    def go() -> None:
+        from .runs import past_runs
+
+        if not report_root.is_dir():
+            raise UsageError(f"--report-root {report_root}: no such directory (no run has reported there)")
+        found = past_runs(report_root)
+        if not found:
+            click.echo(f"no runs under {report_root}")
+            return
+        for run in found[:last]:
+            counts = ", ".join(f"{k} {v}" for k, v in run.counts.items()) or "no rows"
+            kind = "validate" if run.dry_run else "run"
+            aborted = f"; ABORTED: {run.aborted}" if run.aborted else ""
+            click.echo(
+                f"{run.started_at}  exit {run.exit_code if run.exit_code is not None else '?'}  {kind} "
+                f"{Path(run.input).name}: {counts}{aborted}  {run.directory}"
+            )
+
+    _guarded(go)
 
 
 @main.command("init-mapping")
@@ -428,7 +511,15 @@ def init_mapping(input_path: Path, delimiter: str | None, **options: Any) -> Non
         from .readers import open_table
 
         table = open_table(input_path, delimiter=_delimiter(delimiter), **options)
-        click.echo(draft_mapping(table.columns, input_path.name), nl=False)
+        from .mapping import InputSettings
+
+        settings = InputSettings(
+            encoding=table.encoding if table.encoding not in (None, "utf-8", "utf-8-sig") else None,
+            delimiter=table.delimiter if table.delimiter not in (None, ",") else None,
+            header_row=table.header_row if table.header_row != 1 else None,
+            sheet=table.sheet,
+        )
+        click.echo(draft_mapping(table.columns, input_path.name, settings), nl=False)
 
     _guarded(go)
 
@@ -451,7 +542,6 @@ def _interactive() -> bool:
 
 def _print_summary(summary: Summary, *, counts: bool = True) -> None:
     name = Path(summary.input).name
-    verb = "validated" if summary.dry_run else "imported"
     line = " · ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
 
     def err(text: str) -> None:
@@ -459,17 +549,31 @@ def _print_summary(summary: Summary, *, counts: bool = True) -> None:
 
     rate = f"{summary.rows_per_second:g} rows/s"
     if counts:
-        err(f"{name}: {summary.rows} rows {verb} in {summary.duration_s:.1f} s ({rate})")
+        if summary.dry_run:
+            done = f"{summary.counts.get('valid', 0)} valid"
+        else:
+            # "Imported" counts what kelviq now holds as the file says, nothing else.
+            imported = sum(summary.counts.get(k, 0) for k in ("created", "updated", "unchanged"))
+            done = f"{imported} imported"
+        err(f"{name}: {summary.rows} rows read, {done}, in {summary.duration_s:.1f} s ({rate})")
         err(f"  {line}")
     if summary.aborted:
         err(f"  ABORTED: {summary.aborted}")
+    unused = summary.extra.get("unused_columns") or []
+    if unused:
+        shown = ", ".join(repr(c) for c in unused[:8]) + (
+            f" and {len(unused) - 8} more" if len(unused) > 8 else ""
+        )
+        err(f"  not sent anywhere: {shown} (map them, or set [other_columns] to_metadata = true)")
     bad = summary.counts.get("invalid", 0) + summary.counts.get("failed", 0)
     report = Path(summary.report_dir)
     err(f"  report: {report / 'report.html'} (and results.csv, failed.csv, summary.json)")
+    if summary.extra.get("journal"):
+        err(f"  journal: {summary.extra['journal']}")
     if bad:
-        err(f"  {bad} rows to fix in {report / 'failed.csv'}; fix them and run it again")
+        err(f"  {bad} rows to fix in {report / 'failed.csv'}; fix them and run the same command on it")
     if not_sent := summary.counts.get("not_sent", 0):
-        err(f"  {not_sent} rows not sent; run the same command again to finish")
+        err(f"  {not_sent} rows not sent (not rows to fix): run the same command again to finish")
 
 
 T = TypeVar("T")
@@ -485,6 +589,10 @@ def _guarded(fn: Callable[[], T]) -> T:
     except KeyboardInterrupt:
         click.echo("kelviq-import: interrupted", err=True)
         sys.exit(EXIT_INTERRUPTED)
+    except BrokenPipeError:
+        # `kelviq-import validate x.csv | head`: the reader left; nothing more to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_BROKEN_PIPE)
     except Exception as exc:
         if os.environ.get("KELVIQ_IMPORT_DEBUG"):
             raise
@@ -612,6 +720,8 @@ def sandbox(
         click.echo(f"kelviq sandbox listening on {url}")
         click.echo(f"  base URL: {url}")
         click.echo(f"  API key:  {key}" if key == DEFAULT_KEY else "  API key:  (as given)")
+        shown_key = key if key == DEFAULT_KEY else "..."
+        click.echo(f"  import into it: KELVIQ_API_KEY={shown_key} kelviq-import run FILE --base-url {url}")
         click.echo("  Ctrl-C to stop")
         sys.stdout.flush()
 

@@ -48,7 +48,8 @@ class ImportConfig:
     rate: float | None = 10.0  # requests per second for all workers together; None: no limit
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
-    report_dir: Path | None = None  # None: ./kelviq-import-reports/<UTC timestamp>/
+    report_dir: Path | None = None  # exactly this directory; None: a new one under report_root
+    report_root: Path | None = None  # None: ./kelviq-import-reports; each run a <UTC time>/ in it
     dry_run: bool = False
     mode: str = "upsert"  # create: POST only; upsert: POST new, PATCH known; update: PATCH only
     on_conflict: str = "failed"  # create mode: what a 409 (already exists) counts as
@@ -56,6 +57,7 @@ class ImportConfig:
     use_state: bool = True  # False: no journal, every row is sent
     full: bool = False  # ignore the journal's "unchanged", send every row (still records)
     empty: str | None = None  # keep | clear: what an empty mapped cell means; None: the mapping's
+    limit: int | None = None  # a trial run: send only the first N rows that need a request
     max_failures: int | None = None  # abort once more rows than this have failed
     max_failure_rate: float | None = None  # abort once this share of sent rows has failed
 
@@ -76,6 +78,8 @@ class ImportConfig:
             raise UsageError("--on-conflict must be failed or unchanged")
         if self.on_conflict != "failed" and self.mode != "create":
             raise UsageError("--on-conflict applies to --mode create only")
+        if self.limit is not None and self.limit < 1:
+            raise UsageError("--limit must be at least 1")
         if self.max_failures is not None and self.max_failures < 0:
             raise UsageError("--max-failures must be 0 or more")
         if self.max_failure_rate is not None and not 0 < self.max_failure_rate <= 1:

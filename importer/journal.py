@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from .errors import InputError, OutputError, RunAborted
 
-__all__ = ["Journal", "JournalEntry", "default_state_path", "payload_hash"]
+__all__ = ["STATE_ENV", "Journal", "JournalEntry", "default_state_path", "payload_hash"]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS customers (
@@ -49,12 +49,22 @@ def payload_hash(payload: Mapping[str, Any]) -> bytes:
     return hashlib.blake2b(canonical.encode(), digest_size=16).digest()
 
 
+STATE_ENV = "KELVIQ_IMPORT_STATE"
+
+
 def default_state_path(base_url: str) -> Path:
-    """``$XDG_STATE_HOME/kelviq-import/<host>_<port>_<path>.sqlite3`` (one journal per API)."""
-    root = Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state")
+    """One journal per API: ``$KELVIQ_IMPORT_STATE/<host>_<port>_<path>.sqlite3`` when that is
+    set (one directory for every user of a machine: cron and interactive runs share it), else
+    ``$XDG_STATE_HOME/kelviq-import/`` (``~/.local/state/kelviq-import/``)."""
+    shared = os.environ.get(STATE_ENV)
+    root = (
+        Path(shared)
+        if shared
+        else Path(os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state") / "kelviq-import"
+    )
     parts = urlsplit(base_url)
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{parts.hostname}_{parts.port or ''}{parts.path}").strip("_")
-    return root / "kelviq-import" / f"{slug}.sqlite3"
+    return root / f"{slug}.sqlite3"
 
 
 @dataclass(frozen=True, slots=True)

@@ -66,9 +66,14 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)-7s %(message)s", "%Y-%m-%dT%H:%M:%S")
 
 
-def configure(verbosity: int = 0, log_file: Path | None = None, log_format: str = "text") -> None:
-    """Console (stderr) at WARNING/INFO/DEBUG for 0/1/2+; the log file at INFO or more."""
+def configure(
+    verbosity: int = 0, log_file: Path | None = None, log_format: str = "text", *, quiet: bool = False
+) -> None:
+    """Console (stderr) at WARNING/INFO/DEBUG for 0/1/2+, ERROR with ``quiet`` (the summary
+    line says it all, once); the log file at INFO or more."""
     console_level = (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbosity, 2)]
+    if quiet:
+        console_level = logging.ERROR
     formatter: logging.Formatter = JsonFormatter() if log_format == "json" else TextFormatter()
     for old in LOGGER.handlers:
         old.close()

@@ -22,7 +22,7 @@ from .contract import ADDRESS_FIELDS, NULLABLE, TOP_FIELDS, Payload, customer_id
 from .countries import to_alpha2
 from .errors import InputError
 from .problems import Problem, render_all
-from .readers import SourceRow
+from .readers import REPORT_COLUMNS, SourceRow
 
 __all__ = [
     "EMPTY_CHOICES",
@@ -87,6 +87,15 @@ _SYNONYMS: dict[str, tuple[str, ...]] = {
         "company",
         "companyname",
         "accountname",
+        "firma",
+        "firmenname",
+        "unternehmen",
+        "societe",
+        "entreprise",
+        "empresa",
+        "bedrijf",
+        "bedrijfsnaam",
+        "azienda",
     ),
     "first_name": ("firstname", "givenname", "forename", "first", "vorname", "prenom", "nombre"),
     "last_name": (
@@ -248,6 +257,17 @@ class FieldSpec:
 
 
 @dataclass(frozen=True)
+class InputSettings:
+    """How to read the input, from a mapping file's ``[input]``: a cron line then needs only
+    ``run FILE --mapping M``. Command-line flags win over these."""
+
+    encoding: str | None = None
+    delimiter: str | None = None
+    header_row: int | None = None
+    sheet: str | None = None
+
+
+@dataclass(frozen=True)
 class Mapping:
     """Target field -> FieldSpec, metadata key -> FieldSpec, fixed metadata, and whether the
     columns nobody mapped go into metadata too."""
@@ -259,6 +279,7 @@ class Mapping:
     exclude: tuple[str, ...] = ()  # columns kept out of other_columns
     source: str = "header"  # where it came from, for messages
     empty: Empty = "keep"
+    input: InputSettings = field(default_factory=InputSettings)
 
     @classmethod
     def guess(cls, columns: tuple[str, ...]) -> Mapping:
@@ -282,6 +303,11 @@ class Mapping:
         used: set[int] = set()
 
         def col(name: str, what: str) -> int:
+            if name in REPORT_COLUMNS:
+                raise InputError(
+                    f"{where}: column {name!r} (mapped to {what} by the {self.source}) is written by "
+                    "kelviq-import into failed.csv and is never sent; map the input's own columns"
+                )
             i = index.get(name, loose.get(name.strip().lower()))
             if i is None:
                 raise InputError(
@@ -312,7 +338,7 @@ class Mapping:
             excluded = {col(c, "exclude") for c in self.exclude}
             taken = {m.target for m in meta}
             for i, name in enumerate(columns):
-                if i in used or i in excluded:
+                if i in used or i in excluded or name in REPORT_COLUMNS:
                     continue
                 key = f"metadata.{metadata_key(name)}"
                 if key in taken:
@@ -322,9 +348,11 @@ class Mapping:
                     )
                 taken.add(key)
                 meta.append(_Compiled(key, ((name, i),), (), None))
+        sent = used | {i for m in meta for _, i in m.parts if i >= 0}
         return RowMapper(
             where=where,
             width=len(columns),
+            unused=tuple(c for i, c in enumerate(columns) if i not in sent and c not in REPORT_COLUMNS),
             top=top,
             address=address,
             metadata=tuple(meta),
@@ -343,9 +371,11 @@ class Mapping:
         return "; ".join(parts)
 
 
-def draft_mapping(columns: tuple[str, ...], source: str) -> str:
+def draft_mapping(columns: tuple[str, ...], source: str, settings: InputSettings | None = None) -> str:
     """A commented starting mapping file for ``columns``: what was recognised, filled in;
-    what was not, commented out and marked, so a person finishes it in a minute."""
+    what was not, commented out and marked, so a person finishes it in a minute. ``settings``:
+    how the file was read, written as ``[input]`` so no command needs those flags again."""
+    columns = tuple(c for c in columns if c not in REPORT_COLUMNS)
     mapping = Mapping.guess(columns)
     placed = {c for spec in mapping.fields.values() for c in spec.columns}
     q = _toml_string
@@ -354,10 +384,20 @@ def draft_mapping(columns: tuple[str, ...], source: str) -> str:
         "# Check every line, then: kelviq-import validate INPUT --mapping THIS_FILE --preview 3",
         '# Values: a column name, a template "{First} {Last}", or',
         '#   { column = "...", transform = ["trim", "lower"], default = "..." }',
-        f"# Transforms: {', '.join(TRANSFORMS)}.",
+        f'# Transforms: {", ".join(TRANSFORMS)}. A value map: map = {{ "Deutschland" = "DE" }},',
+        '#   unmapped = "keep" or "invalid".  empty = "clear" (top level): an empty cell clears the field.',
         "",
-        "[fields]",
     ]
+    if settings is not None:
+        out.append("[input]   # how the file is read; command-line flags win")
+        for key in ("encoding", "delimiter", "header_row", "sheet"):
+            value = getattr(settings, key)
+            if value is not None:
+                out.append(
+                    f"{key} = {value if isinstance(value, int) else q(value.replace(chr(9), chr(92) + 't'))}"
+                )
+        out.append("")
+    out.append("[fields]")
     targets = ["customerId", "email", "name", *(f"billingAddress.{f}" for f in ADDRESS_FIELDS)]
     for target in targets:
         spec = mapping.fields.get(target)
@@ -369,9 +409,12 @@ def draft_mapping(columns: tuple[str, ...], source: str) -> str:
         else:
             out.append(f"{target} = {q(spec.describe())}")
     rest = [c for c in columns if c not in placed]
-    out += ["", "# Columns not placed above. Uncomment to copy one into metadata (as text),"]
+    out += ["", "# Columns not placed above: NOT SENT unless you uncomment them here (copied into"]
+    out += ["# metadata as text)"]
     out += ["# or set [other_columns] to_metadata = true to copy all of them.", "[metadata]"]
-    out += [f"# {metadata_key(c)} = {_toml_column(c)}" for c in rest] or ["# (every column is placed)"]
+    out += [f"# {metadata_key(c)} = {_toml_column(c)}   # NOT SENT" for c in rest] or [
+        "# (every column is placed)"
+    ]
     out += [
         "",
         "[static_metadata]",
@@ -415,7 +458,7 @@ def _list(columns: tuple[str, ...]) -> str:
     return shown + (f" and {len(columns) - 12} more" if len(columns) > 12 else "")
 
 
-_SECTIONS = {"fields", "metadata", "static_metadata", "other_columns"}
+_SECTIONS = {"input", "fields", "metadata", "static_metadata", "other_columns"}
 _SETTINGS = {"empty"}  # top-level keys
 
 
@@ -434,7 +477,7 @@ def load_mapping(path: Path | str) -> Mapping:
     if unknown:
         raise InputError(
             f"{path}: unknown section(s) {', '.join(sorted(unknown))}; "
-            "expected empty = ..., [fields], [metadata], [static_metadata], [other_columns]"
+            "expected empty = ..., [input], [fields], [metadata], [static_metadata], [other_columns]"
         )
     empty = data.get("empty", "keep")
     if empty not in EMPTY_CHOICES:
@@ -477,6 +520,32 @@ def load_mapping(path: Path | str) -> Mapping:
         exclude=tuple(exclude),
         source=str(path),
         empty=cast(Empty, empty),
+        input=_input_settings(_table(data, "input", path), path),
+    )
+
+
+def _input_settings(table: dict[str, Any], path: Path) -> InputSettings:
+    unknown = set(table) - {"encoding", "delimiter", "header_row", "sheet"}
+    if unknown:
+        raise InputError(
+            f"{path}: [input] knows encoding, delimiter, header_row and sheet, "
+            f"not {', '.join(sorted(unknown))}"
+        )
+    for key in ("encoding", "delimiter", "sheet"):
+        if key in table and (not isinstance(table[key], str) or not table[key]):
+            raise InputError(f"{path}: [input] {key} must be a non-empty string")
+    delimiter = table.get("delimiter")
+    if delimiter is not None:
+        delimiter = delimiter.replace("\\t", "\t")
+        if len(delimiter) != 1:
+            raise InputError(f'{path}: [input] delimiter must be one character ("\\t" for tab)')
+    header_row = table.get("header_row")
+    if header_row is not None and (
+        isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1
+    ):
+        raise InputError(f"{path}: [input] header_row counts from 1")
+    return InputSettings(
+        encoding=table.get("encoding"), delimiter=delimiter, header_row=header_row, sheet=table.get("sheet")
     )
 
 
@@ -644,6 +713,7 @@ class RowMapper:
 
     where: str
     width: int
+    unused: tuple[str, ...]  # input columns sent nowhere: named in every summary, never silently
     top: tuple[_Compiled, ...]
     address: tuple[_Compiled, ...]
     metadata: tuple[_Compiled, ...]

@@ -26,9 +26,9 @@ from .contract import Payload, Refusal, differences, refusal
 from .errors import ImporterError, InputError, OutputError, RunAborted
 from .journal import Journal, JournalEntry, default_state_path, payload_hash
 from .logs import event
-from .mapping import Mapped, Mapping, RowMapper, create_payload, load_mapping
+from .mapping import InputSettings, Mapped, Mapping, RowMapper, create_payload, load_mapping
 from .problems import Problem
-from .readers import Table, open_table
+from .readers import EXCEL_SUFFIXES, Table, open_table
 from .report import Reporter, RowResult, Summary, default_report_dir, file_sha256
 from .timeline import Timeline
 
@@ -83,14 +83,19 @@ class Prepared:
 
 def prepare(config: ImportConfig) -> Prepared:
     """Open the input, resolve the mapping, and find duplicate customerIds: no network."""
+    from_file = load_mapping(config.mapping) if config.mapping else None
+    settings = from_file.input if from_file is not None else InputSettings()
+    workbook = config.input.name.lower().endswith(EXCEL_SUFFIXES)
+    # Flags win over the mapping's [input]; a setting that does not apply to this kind of file
+    # (a sheet for the failed.csv of a workbook, an encoding for a workbook) is left out.
     table = open_table(
         config.input,
-        sheet=config.sheet,
-        encoding=config.encoding,
-        delimiter=config.delimiter,
-        header_row=config.header_row,
+        sheet=config.sheet or (settings.sheet if workbook else None),
+        encoding=config.encoding or (None if workbook else settings.encoding),
+        delimiter=config.delimiter or (None if workbook else settings.delimiter),
+        header_row=config.header_row or settings.header_row,
     )
-    mapping = load_mapping(config.mapping) if config.mapping else Mapping.guess(table.columns)
+    mapping = from_file or Mapping.guess(table.columns)
     mapper = mapping.compile(table.columns, where=str(config.input), empty=config.empty)  # type: ignore[arg-type]
     rows, duplicates = _scan_ids(table, mapper)
     if rows == 0 and not config.allow_empty:
@@ -204,7 +209,7 @@ def _run(
     on_result: OnResult | None,
     timeline: Timeline,
 ) -> Summary:
-    report_dir = config.report_dir or default_report_dir()
+    report_dir = config.report_dir or default_report_dir(config.report_root)
     table = prepared.table
     protected = tuple(p for p in (config.input, config.mapping, journal.path if journal else None) if p)
     reporter = Reporter(
@@ -265,6 +270,8 @@ def _run(
                 "header_row": prepared.table.header_row,
                 "on_duplicate": prepared.on_duplicate,
                 "problems": reporter.problems_json(),
+                "unused_columns": list(prepared.mapper.unused),
+                "limit": config.limit,
             },
         )
         reporter.close(summary, timeline.series())
@@ -448,6 +455,7 @@ async def _drive(
             emit(result)
 
     async def produce() -> None:
+        queued = 0
         for item in prepared.mapped():
             if item.payload is None:
                 emit(_invalid(item))
@@ -469,11 +477,15 @@ async def _drive(
                     )
                 )
                 continue
+            if config.limit is not None and queued >= config.limit:
+                emit(_unsent(item, "not_sent", f"not sent: a trial run (--limit {config.limit})"))
+                continue
             await preflight_once()
             if (reason := state.not_sent_reason()) is not None:
                 emit(_unsent(item, "not_sent", reason))
                 continue
             await queue.put((item, known, digest))
+            queued += 1
         for _ in workers:
             await queue.put(None)
 

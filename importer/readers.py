@@ -21,7 +21,22 @@ from typing import IO, Any, NamedTuple, cast
 from .errors import InputError
 from .problems import Problem
 
-__all__ = ["SourceRow", "Table", "open_table", "CSV_SUFFIXES", "EXCEL_SUFFIXES"]
+__all__ = [
+    "CSV_SUFFIXES",
+    "ERROR_COLUMN",
+    "EXCEL_SUFFIXES",
+    "REPORT_COLUMNS",
+    "ROW_COLUMN",
+    "SourceRow",
+    "Table",
+    "open_table",
+]
+
+# The two columns failed.csv adds to the input's own: the row's line in the original file, and
+# why it failed. A mapping can never send them; fed back, the first keeps the row numbers.
+ROW_COLUMN = "kelviq_import_row"
+ERROR_COLUMN = "kelviq_import_error"
+REPORT_COLUMNS = (ROW_COLUMN, ERROR_COLUMN)
 
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
@@ -57,10 +72,19 @@ class Table:
     sheet: str | None
     header_row: int = 1  # the line (CSV) or sheet row (Excel) the header ends on
 
+    @property
+    def source_row_at(self) -> int | None:
+        """Where a failed.csv keeps each row's line in the original file, if this is one."""
+        return self.columns.index(ROW_COLUMN) if ROW_COLUMN in self.columns else None
+
     def rows(self) -> Iterator[SourceRow]:
-        if self.kind == "excel":
-            return _excel_rows(self)
-        return _csv_rows(self)
+        rows = _excel_rows(self) if self.kind == "excel" else _csv_rows(self)
+        at = self.source_row_at
+        if at is None:
+            return rows
+        # A failed.csv fed back: every report keeps pointing at the original file's lines,
+        # however many rounds of fixing there were.
+        return (r._replace(row=int(r.cells[at])) if r.cells[at].isdigit() else r for r in rows)
 
 
 def _suffix(path: Path) -> str:
@@ -185,7 +209,8 @@ def _open_csv(
     if not sample.strip():
         raise InputError(f"{path}: the file is empty")
     lines = sample.splitlines()
-    first = (header_row or 1) - 1
+    # A failed.csv has its header on line 1 whatever the original's --header-row was.
+    first = 0 if lines and ROW_COLUMN in lines[0] else (header_row or 1) - 1
     if first >= len(lines):
         raise InputError(f"{path}: --header-row {header_row}: the file's first 64 KB hold {len(lines)} lines")
     if delimiter is None:

@@ -19,6 +19,7 @@ from typing import IO, Any
 
 from .errors import OutputError, UsageError
 from .problems import Problem, ProblemTally
+from .readers import REPORT_COLUMNS
 
 __all__ = ["RESULT_COLUMNS", "STATUSES", "Reporter", "RowResult", "Summary", "file_sha256", "open_output"]
 
@@ -74,6 +75,7 @@ class Summary:
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data.update(data.pop("extra"))
+        data["exit_code"] = self.exit_code
         return data
 
 
@@ -116,15 +118,24 @@ def open_output(
     return open(fd, "w", newline="", encoding=encoding, errors=errors)  # noqa: SIM115 - returned
 
 
-def default_report_dir(base: Path | None = None) -> Path:
+REPORT_ROOT = Path("kelviq-import-reports")
+
+
+def default_report_dir(root: Path | None = None) -> Path:
+    """A new directory for this run's report under ``root`` (default ./kelviq-import-reports):
+    its UTC start time, with -2, -3 … when runs start in the same second; claimed by creating
+    it, so two runs never share one."""
+    root = root or Path.cwd() / REPORT_ROOT
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    root = (base or Path.cwd()) / "kelviq-import-reports"
-    candidate = root / stamp
+    root.mkdir(parents=True, exist_ok=True)
     n = 1
-    while candidate.exists():
-        n += 1
-        candidate = root / f"{stamp}-{n}"
-    return candidate
+    while True:
+        candidate = root / (stamp if n == 1 else f"{stamp}-{n}")
+        try:
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            n += 1
 
 
 class Reporter:
@@ -163,12 +174,12 @@ class Reporter:
         self._results = csv.writer(self._results_fh)
         self._failed = csv.writer(self._failed_fh, delimiter=delimiter or ",")
         self._width = len(columns)
-        error_col = "error"
-        while error_col in columns:
-            error_col = "_" + error_col
+        # The input's own columns exactly (a fed-back failed.csv's report columns are dropped,
+        # not stacked), then the original line and the reason, which no mapping ever sends.
+        self._keep = [i for i, c in enumerate(columns) if c not in REPORT_COLUMNS]
         try:
             self._results.writerow(RESULT_COLUMNS)
-            self._failed.writerow((*columns, error_col))
+            self._failed.writerow((*(columns[i] for i in self._keep), *REPORT_COLUMNS))
         except OSError as exc:
             self.broken = self._error(exc)
             self._close_quietly()
@@ -212,7 +223,7 @@ class Reporter:
         )
         if result.status in ("invalid", "failed"):
             cells = result.cells + ("",) * (self._width - len(result.cells))
-            self._failed.writerow((*cells[: self._width], f"row {result.row}: {error}"))
+            self._failed.writerow((*(cells[i] for i in self._keep), result.row, error))
 
     @property
     def total(self) -> int:

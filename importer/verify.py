@@ -1,8 +1,11 @@
-"""Reconcile a file against kelviq: which customers are missing, which differ, field by field.
+"""Prove a migration: is every customer of the files in kelviq, and the same, field by field?
 
-The API's customer list is paged into a temporary SQLite file first, so memory stays flat
-however many customers the account holds; then the file is streamed and each valid row is
-compared with what kelviq has for its customerId, on the fields the file sets.
+Several files may be given: the legacy export, then the failed.csv files fixed round by round.
+Later files win: a row of a failed.csv stands in for the original line it came from (its
+``kelviq_import_row``), and a customerId seen again stands in for the earlier row. What is left
+must all be valid, present and equal for exit 0: a row still invalid cannot be checked, so it
+counts against the proof. The API's customer list and the expected rows go into a temporary
+SQLite file, so memory stays flat however large the account or the files.
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import json
 import sqlite3
 import tempfile
 import time
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -35,36 +39,45 @@ PAGE_SIZE = 100
 class VerifySummary:
     input: str
     base_url: str
-    counts: dict[str, int]
+    counts: dict[str, int]  # match, different, missing, invalid (rows that cannot be checked)
     customers_in_kelviq: int
     duration_s: float
     report_dir: str
     customers_without_id: int = 0  # listed with no customerId (made elsewhere): not compared
+    files: tuple[str, ...] = ()
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.counts.get("missing", 0) or self.counts.get("different", 0) else 0
+        """0 only when every row left standing is in kelviq and matches."""
+        return 0 if set(self.counts) <= {"match"} else 1
 
 
 def verify(
     config: ImportConfig,
     *,
+    more: Sequence[Path] = (),
     transport: httpx.AsyncBaseTransport | None = None,
     sleep: Sleep | None = None,
     prepared: Prepared | None = None,
 ) -> VerifySummary:
-    prepared = prepared or prepare(config)
+    """Check ``config.input`` and then ``more`` (fixed failed.csv files, later ones winning)."""
+    files = (Path(config.input), *(Path(p) for p in more))
+    prepared_files = [prepared or prepare(config), *(prepare(replace(config, input=p)) for p in more)]
     t0 = time.perf_counter()
-    report_dir = config.report_dir or default_report_dir()
+    report_dir = config.report_dir or default_report_dir(config.report_root)
+    protected = tuple(p for p in (*files, config.mapping) if p is not None)
     with tempfile.TemporaryDirectory(prefix="kelviq-verify-") as tmp:
-        db = sqlite3.connect(Path(tmp) / "remote.sqlite3", isolation_level=None)
-        db.execute("CREATE TABLE remote (customer_id TEXT PRIMARY KEY, record TEXT) WITHOUT ROWID")
+        db = sqlite3.connect(Path(tmp) / "verify.sqlite3", isolation_level=None)
+        db.executescript(_SCHEMA)
         try:
+            for index, prep in enumerate(prepared_files):
+                _expect(db, index, prep)
             remote, without_id = asyncio.run(_download(config, db, transport, sleep))
-            counts = _compare(prepared, db, report_dir, _inputs(config))
+            counts = _compare(db, files, report_dir, protected)
         finally:
             db.close()
     summary = VerifySummary(
+        files=tuple(str(f) for f in files),
         input=str(config.input),
         base_url=config.base_url,
         counts=counts,
@@ -74,7 +87,7 @@ def verify(
         report_dir=str(report_dir),
     )
     data = {**summary.__dict__, "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
-    with open_output(report_dir / "verify-summary.json", protected=_inputs(config)) as fh:
+    with open_output(report_dir / "verify-summary.json", protected=protected) as fh:
         fh.write(json.dumps(data, indent=2) + "\n")
     return summary
 
@@ -117,30 +130,63 @@ async def _download(
             page += 1
 
 
-def _inputs(config: ImportConfig) -> tuple[Path, ...]:
-    return tuple(p for p in (config.input, config.mapping) if p is not None)
+_SCHEMA = """
+CREATE TABLE remote (customer_id TEXT PRIMARY KEY, record TEXT) WITHOUT ROWID;
+CREATE TABLE expected (
+    seq INTEGER PRIMARY KEY, origin INTEGER, customer_id TEXT,
+    file INTEGER, row INTEGER, payload TEXT, problem TEXT
+);
+CREATE INDEX expected_origin ON expected (origin);
+CREATE INDEX expected_id ON expected (customer_id);
+"""
+
+
+def _expect(db: sqlite3.Connection, index: int, prepared: Prepared) -> None:
+    """What kelviq should hold after this file, later rows standing in for earlier ones."""
+    chained = prepared.table.source_row_at is not None  # a failed.csv: rows are original lines
+    db.execute("BEGIN")
+    for item in prepared.mapped():
+        if item.skipped:
+            continue  # left out on purpose (--on-duplicate): the kept row speaks for it
+        if chained:
+            db.execute("DELETE FROM expected WHERE origin = ?", (item.row,))
+        if item.customer_id:
+            db.execute("DELETE FROM expected WHERE customer_id = ?", (item.customer_id,))
+        db.execute(
+            "INSERT INTO expected (origin, customer_id, file, row, payload, problem) "
+            "VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                item.row,
+                item.customer_id or None,
+                index,
+                item.row,
+                json.dumps(item.payload) if item.payload is not None else None,
+                item.problem,
+            ),
+        )
+    db.execute("COMMIT")
 
 
 def _compare(
-    prepared: Prepared, db: sqlite3.Connection, report_dir: Path, protected: tuple[Path, ...]
+    db: sqlite3.Connection, files: tuple[Path, ...], report_dir: Path, protected: tuple[Path, ...]
 ) -> dict[str, int]:
     report_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
+    rows = db.execute(
+        "SELECT e.file, e.row, e.customer_id, e.payload, e.problem, r.record FROM expected e "
+        "LEFT JOIN remote r ON r.customer_id = e.customer_id ORDER BY e.file, e.row"
+    )
     with open_output(report_dir / "verify.csv", protected=protected) as fh:
         out = csv.writer(fh)
-        out.writerow(("row", "customerId", "status", "differences"))
-        for item in prepared.mapped():
-            if item.payload is None:
-                status, detail = ("skipped" if item.skipped else "invalid"), item.problem or ""
+        out.writerow(("file", "row", "customerId", "status", "differences"))
+        for file, row, customer_id, payload, problem, record in rows:
+            if payload is None:
+                status, detail = "invalid", f"cannot be checked: {problem}"
+            elif record is None:
+                status, detail = "missing", "no customer with this customerId in kelviq"
             else:
-                found = db.execute(
-                    "SELECT record FROM remote WHERE customer_id = ?", (item.customer_id,)
-                ).fetchone()
-                if found is None:
-                    status, detail = "missing", "no customer with this customerId in kelviq"
-                else:
-                    diffs = differences(item.payload, json.loads(found[0]))
-                    status, detail = ("different", "; ".join(diffs)) if diffs else ("match", "")
+                diffs = differences(json.loads(payload), json.loads(record))
+                status, detail = ("different", "; ".join(diffs)) if diffs else ("match", "")
             counts[status] = counts.get(status, 0) + 1
-            out.writerow((item.row, item.customer_id, status, safe_cell(detail)))
+            out.writerow((files[file].name, row, customer_id or "", status, safe_cell(detail)))
     return dict(sorted(counts.items()))

@@ -101,7 +101,9 @@ def test_patch_of_an_unknown_customer(dialect: Dialect, tmp_path: Path) -> None:
         update = run_import(cfg(server, source, tmp_path / "c", state=journal, mode="update"))
         assert update.counts == {"updated": 3, "failed": 1}
         failed = read_csv(tmp_path / "c" / "failed.csv")
-        assert failed[0]["id"] == "D0002" and "no customer 'D0002' in kelviq" in failed[0]["error"]
+        assert (
+            failed[0]["id"] == "D0002" and "no customer 'D0002' in kelviq" in failed[0]["kelviq_import_error"]
+        )
 
 
 def test_lost_responses_are_created_exactly_once_without_a_journal(dialect: Dialect, tmp_path: Path) -> None:

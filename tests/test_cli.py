@@ -57,12 +57,18 @@ def test_no_customer_id_column_exits_2_and_names_the_file(tmp_path: Path) -> Non
     assert "people.csv: no customerId column" in one_line_error(result)
 
 
-def test_sandbox_and_base_url_together_are_refused(tmp_path: Path) -> None:
+def test_hosted_sandbox_and_base_url_together_are_refused(tmp_path: Path) -> None:
     result = invoke(
-        ["run", str(SAMPLE / "customers.csv"), "--sandbox", "--base-url", "https://x.test/api/v1"],
+        ["run", str(SAMPLE / "customers.csv"), "--hosted-sandbox", "--base-url", "https://x.test/api/v1"],
         env={"KELVIQ_API_KEY": "k"},
     )
     assert result.exit_code == 2 and "contradict" in one_line_error(result)
+
+
+def test_the_old_sandbox_flag_says_which_sandbox_is_which() -> None:
+    result = invoke(["run", str(SAMPLE / "customers.csv"), "--sandbox"], env={"KELVIQ_API_KEY": "k"})
+    error = one_line_error(result)
+    assert result.exit_code == 2 and "--hosted-sandbox" in error and "127.0.0.1:8765" in error
 
 
 def test_plain_http_to_a_remote_host_is_refused_before_the_key_is_sent() -> None:
@@ -76,7 +82,7 @@ def test_plain_http_to_a_remote_host_is_refused_before_the_key_is_sent() -> None
 def test_dry_run_exit_code_and_summary(tmp_path: Path) -> None:
     result = invoke(["run", str(SAMPLE / "customers.csv"), "--dry-run", "--report-dir", str(tmp_path / "r")])
     assert result.exit_code == 1  # the sample has bad rows on purpose
-    assert "300 rows validated" in result.output and "invalid 7" in result.output
+    assert "300 rows read, 293 valid" in result.output and "invalid 7" in result.output
     assert "failed.csv" in result.output
     good = write(tmp_path / "good.csv", "customer_id,email\nc1,a@b.co\n")
     assert invoke(["run", str(good), "--dry-run", "--report-dir", str(tmp_path / "g")]).exit_code == 0

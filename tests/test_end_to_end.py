@@ -48,7 +48,8 @@ def test_sample_import_creates_exactly_the_valid_rows_once(sandbox, api_key, tmp
     assert app.customers["CUST-00001"]["metadata"]["source"] == "legacy_crm"
     # failed.csv gives every invalid row back with its original cells and a reason.
     failed = read_csv(tmp_path / "report" / "failed.csv")
-    assert len(failed) == 7 and all(f["error"] for f in failed)
+    assert len(failed) == 7 and all(f["kelviq_import_error"] for f in failed)
+    assert {int(f["kelviq_import_row"]) for f in failed} == SAMPLE_BAD_ROWS  # the lines to fix
     assert {f["Customer ID"] for f in failed} >= {"CUST-00017", "CUST-00078", "CUST-00150"}
     summary_json = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert summary_json["counts"] == {"created": 293, "invalid": 7}
@@ -199,7 +200,7 @@ def test_failed_csv_keeps_the_inputs_encoding_and_delimiter(sandbox, api_key, tm
     first = run_cp1252(source, "r1")
     assert first.counts == {"created": 1, "invalid": 1}
     raw = (tmp_path / "r1" / "failed.csv").read_bytes()
-    assert raw.startswith(b"Kundennummer;Name;E-Mail;error\r\n")
+    assert raw.startswith(b"Kundennummer;Name;E-Mail;kelviq_import_row;kelviq_import_error\r\n")
     assert "K-2;François Lefèvre;francois(at)example.fr;".encode("cp1252") in raw
     fixed = tmp_path / "fixed.csv"
     fixed.write_bytes(raw.replace(b"francois(at)example.fr", b"francois@example.fr"))

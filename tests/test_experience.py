@@ -89,7 +89,7 @@ def test_quiet_or_no_terminal_means_no_progress(tmp_path: Path) -> None:
     assert code == 1 and "rows/s" not in screen and "ETA" not in screen
     assert screen.strip().count("\n") == 0  # one line for cron
     assert "ETA" not in piped.stderr and "━" not in piped.stderr
-    assert "300 rows imported" in piped.stderr
+    assert "300 rows read, 293 imported" in piped.stderr  # imported: created, updated or unchanged only
 
 
 def test_json_logs_have_one_event_per_line_and_no_per_row_noise_at_v(tmp_path: Path) -> None:

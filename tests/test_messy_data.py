@@ -203,7 +203,9 @@ def test_validate_groups_problems_by_kind_and_writes_failed_csv(tmp_path: Path) 
     assert "1  column 'Customer ID': customerId is empty  [rows 43]" in out
     assert out.count("  row ") == 2
     failed = read_csv(tmp_path / "r" / "failed.csv")
-    assert len(failed) == 7 and all(f["error"].startswith("row ") for f in failed)
+    assert len(failed) == 7 and all(
+        f["kelviq_import_error"] and f["kelviq_import_row"].isdigit() for f in failed
+    )
     summary = json.loads((tmp_path / "r" / "summary.json").read_text())
     assert summary["dry_run"] is True and summary["encoding"] == "utf-8"
 

@@ -37,8 +37,8 @@ def test_a_line_with_too_many_fields_becomes_a_row_problem_not_an_abort(tmp_path
     got = rows(path)
     assert [r for r, _, _ in got] == [2, 3, 4]
     assert (
-        got[1][2]
-        == "line has more fields than the header (3 fields, the header has 2; beyond the last column: 'extra')"
+        got[1][2] == "line has more fields than the header "
+        "(3 fields, the header has 2; beyond the last column: 'extra')"
     )
     assert got[1][1] == ("2", "b")  # what the line held, for failed.csv
     assert got[2] == (4, ("3", "c"), None)
