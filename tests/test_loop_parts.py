@@ -28,7 +28,8 @@ def test_a_value_map_translates_values_and_can_refuse_the_rest(tmp_path: Path) -
     mapping = write(
         tmp_path / "m.toml",
         '[fields]\ncustomerId = "id"\n'
-        '[metadata]\nplan = { column = "Plan", map = { "VIP" = "gold", "Std" = "standard" }, unmapped = "invalid" }\n'
+        '[metadata]\nplan = { column = "Plan", map = { "VIP" = "gold", "Std" = "standard" }, '
+        'unmapped = "invalid" }\n'
         'tier = { column = "Tier", map = { "a" = "top" } }\n',
     )
     source = write(tmp_path / "in.csv", "id,Plan,Tier\n1, vip ,a\n2,Std,b\n3,Free,a\n")
