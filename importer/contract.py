@@ -66,6 +66,16 @@ class Payload(TypedDict, total=False):
 # --- values a request may carry ---------------------------------------------------------------
 
 
+# The everyday address, which email-validator would accept as it is: ASCII dot-atom local part,
+# LDH labels, an alphabetic top-level domain. Checked first: email-validator costs ~25 µs a call,
+# a tenth of a second per 4,000 rows; this ~1 µs. Anything else goes to email-validator.
+_PLAIN_EMAIL = re.compile(
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+([A-Za-z]{2,63})"
+)
+_SPECIAL_USE = ("arpa", "invalid", "local", "localhost", "onion", "test")  # email-validator's list
+
+
 def email_problem(value: str) -> tuple[str | None, str | None]:
     """``(what to send, None)`` or ``(None, why not)`` for the spec's ``format: email``.
 
@@ -74,6 +84,14 @@ def email_problem(value: str) -> tuple[str | None, str | None]:
     form, which every validator accepts; a non-ASCII local part is refused, as the spec's
     validators (ajv's "email" format in Prism, Django's EmailValidator) refuse it.
     """
+    plain = _PLAIN_EMAIL.fullmatch(value)
+    if (
+        plain is not None
+        and len(value) <= 254
+        and plain.group(1).lower() not in _SPECIAL_USE
+        and "--" not in value[value.index("@") :]  # "ab--c" labels are IDNA's: the library decides
+    ):
+        return value, None
     from email_validator import EmailNotValidError, validate_email
 
     try:

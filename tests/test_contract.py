@@ -155,3 +155,29 @@ def test_differences_compare_cleared_fields_too() -> None:
         "metadata: file (cleared), kelviq {'k': 'v'}"
     ]
     assert differences({"customerId": "c", "billingAddress": None, "metadata": {"k": "v"}}, record) == []
+
+
+def test_the_fast_path_agrees_with_email_validator() -> None:
+    """The regex that skips email-validator for everyday addresses must never accept what it
+    refuses (checked over generated addresses against the library itself)."""
+    from email_validator import EmailNotValidError, validate_email
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    atoms = st.text(alphabet="abcXYZ09.-_+'", min_size=1, max_size=12)
+    labels = st.text(alphabet="abz09-", min_size=1, max_size=8)
+    tlds = st.sampled_from(["com", "de", "test", "local", "x", "co", "invalid", "c0m", "museum"])
+
+    @settings(max_examples=600, deadline=None)
+    @given(local=atoms, domain=st.lists(labels, min_size=1, max_size=3), tld=tlds)
+    def agree(local: str, domain: list[str], tld: str) -> None:
+        address = f"{local}@{'.'.join(domain)}.{tld}"
+        try:
+            validate_email(address, check_deliverability=False, allow_smtputf8=False)
+            library_ok = True
+        except EmailNotValidError:
+            library_ok = False
+        sent, _why = email_problem(address)
+        assert (sent is not None) == library_ok, address
+
+    agree()
