@@ -1,11 +1,11 @@
 # make demo   set up, start the bundled sandbox, import sample_data, print the summary
-# make test   set up and run the test suite
+# make test   set up and run the test suite (make test-fast: the unit tests only; make lint)
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test lint bench clean chromium prism
+.PHONY: install demo test test-fast lint bench clean chromium prism
 
 install: $(STAMP)
 
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kelviq-import needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null || true
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,sandbox]'
 	@touch $(STAMP)
 
 demo: install
@@ -21,6 +21,10 @@ demo: install
 
 test: install chromium prism
 	$(BIN)/python -m pytest -q
+
+# Unit tests only (no sandbox runs, no subprocesses): seconds, for the edit-test loop.
+test-fast: install
+	$(BIN)/python -m pytest -q -m "not e2e"
 
 # The report.html test renders the page in Debian's headless Chromium. Installed when this
 # machine can (root with apt); elsewhere that one test is skipped and says why.
@@ -50,6 +54,7 @@ prism:
 
 lint: install
 	$(BIN)/ruff check importer tests bench scripts sample_data
+	$(BIN)/ruff format --check importer tests bench scripts sample_data
 	$(BIN)/mypy
 
 bench: install

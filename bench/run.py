@@ -264,7 +264,9 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="small files: a smoke test of the bench itself")
-    parser.add_argument("--only", action="append", help="run only this step (repeatable): help, overhead, ...")
+    parser.add_argument(
+        "--only", action="append", help="run only this step (repeatable): help, overhead, ..."
+    )
     args = parser.parse_args()
     q = args.quick
     steps: list[tuple[str, Callable[[Path], None]]] = [

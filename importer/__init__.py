@@ -15,12 +15,19 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from .errors import AuthenticationError, ImporterError, InputError, OutputError, RunAborted, UsageError
-
-__version__ = "0.1.0"
+from .errors import (
+    AuthenticationError,
+    ExitCode,
+    ImporterError,
+    InputError,
+    OutputError,
+    RunAborted,
+    UsageError,
+)
 
 __all__ = [
     "AuthenticationError",
+    "ExitCode",
     "ImportConfig",
     "ImporterError",
     "InputError",
@@ -30,6 +37,8 @@ __all__ = [
     "Summary",
     "UsageError",
     "VerifySummary",
+    "__version__",
+    "arun_import",
     "prepare",
     "run_import",
     "validate",
@@ -41,21 +50,27 @@ _LAZY = {
     "RetryPolicy": "config",
     "Summary": "report",
     "VerifySummary": "verify",
-    "prepare": "pipeline",
+    "prepare": "prepare",
     "run_import": "pipeline",
+    "arun_import": "pipeline",
     "validate": "validate",
     "verify": "verify",
 }
 
 if TYPE_CHECKING:
     from .config import ImportConfig, RetryPolicy
-    from .pipeline import prepare, run_import
+    from .pipeline import arun_import, run_import
+    from .prepare import prepare
     from .report import Summary
     from .validate import validate
     from .verify import VerifySummary, verify
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # one source: the package metadata (pyproject.toml)
+        from importlib.metadata import version
+
+        return version("kelviq-import")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'importer' has no attribute {name!r}")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .config import SANDBOX_URL
-from .errors import ImporterError, UsageError
+from .errors import ExitCode, ImporterError, UsageError
 
 if TYPE_CHECKING:
     from .config import ImportConfig
@@ -23,9 +23,6 @@ if TYPE_CHECKING:
     from .validate import Validation
     from .verify import VerifySummary
 
-EXIT_INTERRUPTED = 130
-EXIT_BROKEN_PIPE = 141  # 128 + SIGPIPE, as a shell reports a pipe closed under a writer
-EXIT_INTERNAL = 70
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -313,13 +310,14 @@ def run(quiet: bool, no_state: bool, **options: Any) -> None:
     """
 
     def go() -> Summary:
-        from .pipeline import prepare, run_import
+        from .pipeline import run_import
+        from .prepare import prepare
 
         _setup_logging(options, quiet=quiet)
         config = _config(use_state=not no_state, **options)
         prepared = prepare(config)
         if quiet or not _interactive():
-            summary = run_import(config, prepared=prepared)
+            summary = run_import(config, prepared=prepared, handle_signals=True)
             (_print_summary_line if quiet else _print_summary)(summary)
             return summary
         from .progress import LiveProgress, summary_line, summary_table
@@ -327,7 +325,7 @@ def run(quiet: bool, no_state: bool, **options: Any) -> None:
 
         timeline = Timeline()
         with LiveProgress(timeline, config.input.name) as live:
-            summary = run_import(config, prepared=prepared, timeline=timeline)
+            summary = run_import(config, prepared=prepared, timeline=timeline, handle_signals=True)
         live.console.print(summary_table(summary))
         live.console.print(f"  {summary_line(summary)}")
         _print_summary(summary, counts=False)
@@ -415,20 +413,19 @@ def _print_validation(result: Validation, quiet: bool) -> None:
     if quiet:
         _print_summary_line(summary)
         return
-    extra = summary.extra
     valid = summary.counts.get("valid", 0)
     where = (
-        f"sheet {extra['sheet']!r}"
-        if extra.get("sheet")
-        else (f"{extra.get('encoding')}, {extra.get('delimiter')!r}-separated")
+        f"sheet {summary.sheet!r}"
+        if summary.sheet
+        else (f"{summary.encoding}, {summary.delimiter!r}-separated")
     )
     others = "".join(f", {v} {k}" for k, v in summary.counts.items() if k != "valid")
     click.echo(
         f"{Path(summary.input).name}: {summary.rows} rows ({where}, header on row "
-        f"{extra.get('header_row')}): {valid} valid{others}"
+        f"{summary.header_row}): {valid} valid{others}"
     )
     click.echo(f"mapping: {result.describe}")
-    if unused := extra.get("unused_columns"):
+    if unused := summary.unused_columns:
         click.echo(
             f"not sent anywhere: {', '.join(repr(c) for c in unused)} "
             "(map them, or set [other_columns] to_metadata = true)"
@@ -559,7 +556,7 @@ def _print_summary(summary: Summary, *, counts: bool = True) -> None:
         err(f"  {line}")
     if summary.aborted:
         err(f"  ABORTED: {summary.aborted}")
-    unused = summary.extra.get("unused_columns") or []
+    unused = summary.unused_columns
     if unused:
         shown = ", ".join(repr(c) for c in unused[:8]) + (
             f" and {len(unused) - 8} more" if len(unused) > 8 else ""
@@ -568,8 +565,8 @@ def _print_summary(summary: Summary, *, counts: bool = True) -> None:
     bad = summary.counts.get("invalid", 0) + summary.counts.get("failed", 0)
     report = Path(summary.report_dir)
     err(f"  report: {report / 'report.html'} (and results.csv, failed.csv, summary.json)")
-    if summary.extra.get("journal"):
-        err(f"  journal: {summary.extra['journal']}")
+    if summary.journal:
+        err(f"  journal: {summary.journal}")
     if bad:
         err(f"  {bad} rows to fix in {report / 'failed.csv'}; fix them and run the same command on it")
     if not_sent := summary.counts.get("not_sent", 0):
@@ -588,11 +585,11 @@ def _guarded(fn: Callable[[], T]) -> T:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("kelviq-import: interrupted", err=True)
-        sys.exit(EXIT_INTERRUPTED)
+        sys.exit(ExitCode.INTERRUPTED)
     except BrokenPipeError:
         # `kelviq-import validate x.csv | head`: the reader left; nothing more to say.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(EXIT_BROKEN_PIPE)
+        sys.exit(ExitCode.BROKEN_PIPE)
     except Exception as exc:
         if os.environ.get("KELVIQ_IMPORT_DEBUG"):
             raise
@@ -601,7 +598,7 @@ def _guarded(fn: Callable[[], T]) -> T:
             "(set KELVIQ_IMPORT_DEBUG=1 for the traceback, and please report it)",
             err=True,
         )
-        sys.exit(EXIT_INTERNAL)
+        sys.exit(ExitCode.INTERNAL)
 
 
 @main.command()
@@ -664,7 +661,7 @@ def _guarded(fn: Callable[[], T]) -> T:
     show_default=True,
     help="How a PATCH of an unknown customerId is refused: 404, or 400 saying it does not exist.",
 )
-def sandbox(
+def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
     host: str,
     port: int,
     sandbox_key: str | None,
@@ -689,6 +686,14 @@ def sandbox(
     Example:
       kelviq-import sandbox --port 8765 --latency-ms 50 --fault-rate 0.05
     """
+    try:
+        import uvicorn  # noqa: F401
+    except ImportError:
+        click.echo(
+            "kelviq-import: error: the local sandbox needs its extra: pip install 'kelviq-import[sandbox]'",
+            err=True,
+        )
+        sys.exit(ExitCode.USAGE)
     from .sandbox import DEFAULT_KEY, SandboxOptions, serve
 
     key = sandbox_key or DEFAULT_KEY

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from .errors import UsageError
 
-__all__ = ["ImportConfig", "PRODUCTION_URL", "RetryPolicy", "SANDBOX_URL"]
+__all__ = ["PRODUCTION_URL", "SANDBOX_URL", "ImportConfig", "RetryPolicy"]
 
 PRODUCTION_URL = "https://api.kelviq.com/api/v1"
 SANDBOX_URL = "https://sandboxapi.kelviq.com/api/v1"

@@ -153,7 +153,8 @@ def read_answer(status: int, content_type: str, raw: bytes) -> Answer:
             body = json.loads(raw)
         except ValueError:
             body = None
-    return Answer(status=status, body=body, content_type=content_type.split(";")[0].strip(), raw=raw)
+    kind = content_type.split(";", maxsplit=1)[0].strip()
+    return Answer(status=status, body=body, content_type=kind, raw=raw)
 
 
 def _texts(node: Any) -> Iterator[str]:

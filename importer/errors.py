@@ -1,4 +1,4 @@
-"""The exceptions kelviq-import raises, and the exit codes the CLI gives them.
+"""The exceptions kelviq-import raises, and the exit codes (one enum, the only place they live).
 
     ImporterError                  base of everything below; never raised itself
     ├── UsageError                 exit 2: a bad option or a conflicting set of options
@@ -15,8 +15,11 @@ exceptions: they are results, written to the report, and the run goes on.
 
 from __future__ import annotations
 
+import enum
+
 __all__ = [
     "AuthenticationError",
+    "ExitCode",
     "ImporterError",
     "InputError",
     "OutputError",
@@ -25,22 +28,34 @@ __all__ = [
 ]
 
 
+class ExitCode(enum.IntEnum):
+    """What the command's exit status means; an interrupted run exits 128 + the signal."""
+
+    OK = 0  # every row created, updated or unchanged (or valid, in a dry run)
+    ROWS_TO_FIX = 1  # some rows invalid or failed; the others went through
+    USAGE = 2  # a bad option, or an input or mapping that cannot be used: nothing was sent
+    ABORTED = 3  # the run stopped before every row was tried (key, API, budget, journal, disk)
+    INTERNAL = 70  # a bug: please report it (EX_SOFTWARE)
+    INTERRUPTED = 130  # 128 + SIGINT
+    BROKEN_PIPE = 141  # 128 + SIGPIPE: the reader of our output went away
+
+
 class ImporterError(Exception):
     """Base class: the CLI prints ``str(exc)`` as one line and exits with ``exit_code``."""
 
-    exit_code: int = 1
+    exit_code: int = ExitCode.ROWS_TO_FIX
 
 
 class UsageError(ImporterError):
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class InputError(ImporterError):
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class RunAborted(ImporterError):
-    exit_code = 3
+    exit_code = ExitCode.ABORTED
 
 
 class AuthenticationError(RunAborted):

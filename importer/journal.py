@@ -12,7 +12,6 @@ the process dies, even by SIGKILL.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -67,6 +66,27 @@ def default_state_path(base_url: str) -> Path:
     return root / f"{slug}.sqlite3"
 
 
+def _lock_nowait(fh: IO[str]) -> bool:
+    """Take the journal's lock without waiting; False when another process holds it. The OS
+    drops it with its holder, even after SIGKILL: flock on POSIX, a byte lock on Windows."""
+    try:
+        import fcntl
+    except ImportError:  # Windows
+        import msvcrt
+
+        try:
+            fh.seek(0)
+            msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined,unused-ignore]
+        except OSError:
+            return False
+        return True
+    try:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return False
+    return True
+
+
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
     payload_hash: bytes
@@ -85,14 +105,15 @@ class Journal:
     def open(cls, path: Path, *, base_url: str) -> Journal:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            lock = open(f"{path}.lock", "a+", encoding="utf-8")  # noqa: SIM115 - held while open
+            lock = Path(f"{path}.lock").open("a+", encoding="utf-8")  # noqa: SIM115 - held while open
         except OSError as exc:
             raise InputError(f"--state {path}: cannot be created ({exc.strerror or exc})") from None
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            lock.seek(0)
-            holder = lock.read().strip() or "another process"
+        if not _lock_nowait(lock):
+            try:
+                lock.seek(0)
+                holder = lock.read().strip() or "another process"
+            except OSError:  # Windows: a locked byte cannot be read
+                holder = "another process"
             lock.close()
             raise RunAborted(
                 f"another kelviq-import run ({holder}) is using the journal {path}; "

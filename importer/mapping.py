@@ -490,7 +490,7 @@ def load_mapping(path: Path | str) -> Mapping:
     }
     for target, value in _flatten(_table(data, "fields", path)).items():
         if target.startswith("metadata."):
-            _into_metadata(target[9:], value, f"[fields] {target}", path, metadata, static)
+            _into_metadata(target[9:], value, f"[fields] {target}", path, metadata=metadata, static=static)
             continue
         if target not in allowed:
             raise InputError(
@@ -499,7 +499,7 @@ def load_mapping(path: Path | str) -> Mapping:
             )
         fields[target] = _spec(value, f"[fields] {target}", path, allow_list=target == "name")
     for key, value in _table(data, "metadata", path).items():
-        _into_metadata(key, value, f"[metadata] {key}", path, metadata, static)
+        _into_metadata(key, value, f"[metadata] {key}", path, metadata=metadata, static=static)
     other = _table(data, "other_columns", path)
     bad = set(other) - {"to_metadata", "exclude"}
     if bad:
@@ -563,7 +563,7 @@ def _flatten(table: dict[str, Any]) -> dict[str, Any]:
 
 
 def _into_metadata(
-    key: str, value: Any, what: str, path: Path, metadata: dict[str, FieldSpec], static: dict[str, str]
+    key: str, value: Any, what: str, path: Path, *, metadata: dict[str, FieldSpec], static: dict[str, str]
 ) -> None:
     if isinstance(value, MappingABC) and "value" in value:
         if set(value) != {"value"} or not isinstance(value["value"], str):
@@ -687,13 +687,12 @@ class _Compiled:
         parts = self.parts
         if len(parts) == 1 and parts[0][1] >= 0:
             value = cells[parts[0][1]].strip()
+        # A template: literal text only counts where a column next to it has a value,
+        # so "{First} {Last}" with no first name gives "Last", not " Last".
+        elif not any(cells[i].strip() for _, i in parts if i >= 0):
+            value = ""
         else:
-            # A template: literal text only counts where a column next to it has a value,
-            # so "{First} {Last}" with no first name gives "Last", not " Last".
-            if not any(cells[i].strip() for _, i in parts if i >= 0):
-                value = ""
-            else:
-                value = _collapse("".join(cells[i] if i >= 0 else t for t, i in parts))
+            value = _collapse("".join(cells[i] if i >= 0 else t for t, i in parts))
         for name in self.transforms:
             fn = TRANSFORMS[name]
             if fn is not None:

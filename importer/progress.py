@@ -1,14 +1,17 @@
 """The live view of a run on a terminal (rich): rows done of total, rows/s, ETA, counts by
 status and the current retry/backoff; then a summary table. Only on a TTY, never with --quiet.
 
-It reads the run's Timeline from a background thread; the import itself knows nothing of it.
+rich's Live refreshes it from its own thread, reading a copy of the run's Timeline counts (a
+dict copy is atomic under the GIL; iterating the live Counter while the loop adds a status is
+not); the import itself knows nothing of it.
 """
 
 from __future__ import annotations
 
-import threading
 from types import TracebackType
 from typing import TYPE_CHECKING
+
+from .report import STATUS_COLOURS
 
 if TYPE_CHECKING:
     from rich.console import Group
@@ -17,16 +20,6 @@ if TYPE_CHECKING:
     from .timeline import Timeline
 
 __all__ = ["LiveProgress", "summary_line", "summary_table"]
-
-STYLES = {
-    "created": "green",
-    "updated": "blue",
-    "unchanged": "grey50",
-    "valid": "green",
-    "skipped": "grey50",
-    "invalid": "dark_orange",
-    "failed": "red",
-}
 
 
 class LiveProgress:
@@ -45,8 +38,6 @@ class LiveProgress:
         )
 
         self.timeline = timeline
-        self._refresh = refresh
-        self._stop = threading.Event()
         self.console = Console(stderr=True)
         self.progress = Progress(
             TextColumn("[bold]{task.description}"),
@@ -60,37 +51,32 @@ class LiveProgress:
         )
         self._task = self.progress.add_task(label, total=None, speed="")
         self._status = ""
-        self.live = Live(self, console=self.console, transient=True, refresh_per_second=4)
-        self._thread = threading.Thread(target=self._loop, name="kelviq-progress", daemon=True)
+        self.live = Live(self, console=self.console, transient=True, refresh_per_second=1 / refresh)
 
     def __rich__(self) -> Group:
         from rich.console import Group
         from rich.text import Text
 
+        self._update()
         return Group(self.progress, Text.from_markup(self._status))
 
     def __enter__(self) -> LiveProgress:
         self.live.start()
-        self._thread.start()
         return self
 
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._stop.set()
-        self._thread.join(2)
-        self._update()
-        self.live.stop()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._refresh):
-            self._update()
+        self.live.stop()  # a last refresh shows the final counts
 
     def _update(self) -> None:
         t = self.timeline
-        done = t.done
+        snapshot = t.snapshot_counts()
+        done = sum(snapshot.values())
         elapsed = max(t.clock() - t.started, 1e-9)
-        counts = "  ".join(f"[{STYLES.get(k, 'white')}]{k} {v:,}[/]" for k, v in sorted(t.counts.items()))
+        counts = "  ".join(
+            f"[{STATUS_COLOURS.get(k, 'white')}]{k} {v:,}[/]" for k, v in sorted(snapshot.items())
+        )
         backoff = t.backoff()
         self.progress.update(
             self._task,
@@ -111,13 +97,12 @@ def summary_table(summary: Summary) -> object:
     table.add_column("share", justify="right")
     for status, n in summary.counts.items():
         share = f"{100 * n / summary.rows:.1f}%" if summary.rows else ""
-        table.add_row(f"[{STYLES.get(status, 'white')}]{status}[/]", f"{n:,}", share)
+        table.add_row(f"[{STATUS_COLOURS.get(status, 'white')}]{status}[/]", f"{n:,}", share)
     return table
 
 
 def summary_line(summary: Summary) -> str:
-    extra = summary.extra
     return (
         f"{summary.duration_s:.1f} s, {summary.rows_per_second:,.1f} rows/s, "
-        f"{extra.get('requests', 0):,} requests, {extra.get('retries', 0):,} retries"
+        f"{summary.requests:,} requests, {summary.retries:,} retries"
     )

@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import errno
 import io
-import os
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,7 +116,7 @@ def open_table(
         if exc.errno == errno.ELOOP:
             raise InputError(f"{path}: a loop of symbolic links (it never reaches a file)") from None
         if path.is_symlink():
-            raise InputError(f"{path}: a broken symbolic link (to {os.readlink(path)!r})") from None
+            raise InputError(f"{path}: a broken symbolic link (to {str(path.readlink())!r})") from None
         if exc.errno == errno.ENOENT:
             raise InputError(f"{path}: no such file") from None
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
@@ -145,7 +144,7 @@ def open_table(
         )
     if sheet is not None:
         raise InputError(f"{path}: --sheet applies to workbooks (.xlsx), not to CSV files")
-    return _open_csv(path, suffix, head, encoding, delimiter, header_row)
+    return _open_csv(path, suffix, head, encoding=encoding, delimiter=delimiter, header_row=header_row)
 
 
 # --- CSV -------------------------------------------------------------------------------------
@@ -163,6 +162,7 @@ def _open_csv(
     path: Path,
     suffix: str,
     head: bytes,
+    *,
     encoding: str | None,
     delimiter: str | None,
     header_row: int | None,
@@ -287,7 +287,7 @@ def _csv_rows(table: Table) -> Iterator[SourceRow]:
             if not fields or not any(f.strip() for f in fields):
                 continue  # a blank line
             if len(fields) > width and not any(f.strip() for f in fields[width:]):
-                fields = fields[:width]  # trailing empty columns
+                del fields[width:]  # trailing empty columns
             else:
                 yield _ragged(start, fields, width)
                 continue
@@ -442,9 +442,9 @@ def _encoding_hint(table: Table, offset: int | None = None) -> str:
             head.decode(name)
         except (UnicodeDecodeError, LookupError):
             continue
-        name = codecs.lookup(name).name.replace("_", "-").replace("iso8859-1", "latin-1")
-        if name not in names and name != codecs.lookup(table.encoding or "utf-8").name:
-            names.append(name)
+        shown = codecs.lookup(name).name.replace("_", "-").replace("iso8859-1", "latin-1")
+        if shown not in names and shown != codecs.lookup(table.encoding or "utf-8").name:
+            names.append(shown)
     if not names:
         return "state the file's encoding with --encoding (for example cp1252)"
     shown = ""
@@ -523,9 +523,10 @@ def _excel_rows(table: Table) -> Iterator[SourceRow]:
     first_col = ws.start[1] if ws.start else 0
     # Numbers as the sheet shows them where a cell's format pads (00124) or fixes decimals.
     formats = cell_formats(table.path, name) if table.path.suffix.lower() in (".xlsx", ".xlsm") else {}
-    for row_no, raw in _numbered(ws):
+    for row_no, values in _numbered(ws):
         if row_no <= table.header_row:
             continue
+        raw = values
         if formats:
             raw = [
                 render_number(v, code)

@@ -7,6 +7,7 @@ fixed and fed back as it is. Nothing here ever sees the API key.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -15,17 +16,39 @@ import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal, get_args
 
-from .errors import OutputError, UsageError
+from .errors import ExitCode, OutputError, UsageError
 from .problems import Problem, ProblemTally
 from .readers import REPORT_COLUMNS
 
-__all__ = ["RESULT_COLUMNS", "STATUSES", "Reporter", "RowResult", "Summary", "file_sha256", "open_output"]
+__all__ = [
+    "RESULT_COLUMNS",
+    "STATUSES",
+    "STATUS_COLOURS",
+    "Reporter",
+    "RowResult",
+    "Status",
+    "Summary",
+    "file_sha256",
+    "open_output",
+]
 
 # not_sent: never tried because the run stopped (interrupt, refused key, unreachable API, error
-# budget); not a row to fix: running the same command again sends it.
-STATUSES = ("created", "updated", "unchanged", "valid", "skipped", "invalid", "failed", "not_sent")
+# budget, --limit); not a row to fix: running the same command again sends it.
+Status = Literal["created", "updated", "unchanged", "valid", "skipped", "invalid", "failed", "not_sent"]
+STATUSES: tuple[Status, ...] = get_args(Status)
+# One colour per status, for the terminal (rich takes hex) and report.html alike.
+STATUS_COLOURS: dict[str, str] = {
+    "created": "#2e7d32",
+    "updated": "#1565c0",
+    "unchanged": "#78909c",
+    "valid": "#43a047",
+    "skipped": "#b0bec5",
+    "invalid": "#ef6c00",
+    "failed": "#c62828",
+    "not_sent": "#8d6e63",
+}
 RESULT_COLUMNS = ("row", "customerId", "status", "http_status", "kelviq_id", "attempts", "error")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -34,7 +57,7 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 class RowResult:
     row: int
     customer_id: str
-    status: str
+    status: Status
     http_status: int | None = None
     kelviq_id: str | None = None
     attempts: int = 0
@@ -45,7 +68,7 @@ class RowResult:
 
 @dataclass(frozen=True)
 class Summary:
-    """The outcome of a run, as summary.json holds it."""
+    """The outcome of a run, as summary.json holds it (every field, flat)."""
 
     input: str
     input_sha256: str
@@ -61,20 +84,31 @@ class Summary:
     aborted: str | None = None
     signal: int | None = None
     mapping: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    mode: str = "upsert"
+    journal: str | None = None
+    requests: int = 0
+    retries: int = 0
+    sheet: str | None = None
+    encoding: str | None = None
+    delimiter: str | None = None
+    header_row: int = 1
+    on_duplicate: str = "error"
+    problems: list[dict[str, Any]] = field(default_factory=list)  # ProblemTally.as_json()
+    unused_columns: tuple[str, ...] = ()
+    limit: int | None = None
 
     @property
     def exit_code(self) -> int:
         if self.signal is not None:
             return 128 + self.signal
         if self.aborted:
-            return 3
+            return int(ExitCode.ABORTED)
         bad = self.counts.get("invalid", 0) + self.counts.get("failed", 0)
-        return 1 if bad else 0
+        return int(ExitCode.ROWS_TO_FIX if bad else ExitCode.OK)
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        data.update(data.pop("extra"))
+        data["unused_columns"] = list(self.unused_columns)
         data["exit_code"] = self.exit_code
         return data
 
@@ -115,7 +149,7 @@ def open_output(
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except OSError as exc:
         raise OutputError(f"cannot write the report {path}: {exc.strerror or exc}") from None
-    return open(fd, "w", newline="", encoding=encoding, errors=errors)  # noqa: SIM115 - returned
+    return os.fdopen(fd, "w", newline="", encoding=encoding, errors=errors)
 
 
 REPORT_ROOT = Path("kelviq-import-reports")
@@ -254,7 +288,5 @@ class Reporter:
 
     def _close_quietly(self) -> None:
         for fh in (self._results_fh, self._failed_fh):
-            try:
+            with contextlib.suppress(OSError):
                 fh.close()
-            except OSError:
-                pass

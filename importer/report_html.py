@@ -11,18 +11,11 @@ from html import escape
 from typing import Any
 
 from .problems import render_examples
+from .report import STATUS_COLOURS
 
 __all__ = ["render"]
 
-COLOURS = {
-    "created": "#2e7d32",
-    "updated": "#1565c0",
-    "unchanged": "#78909c",
-    "valid": "#43a047",
-    "skipped": "#b0bec5",
-    "invalid": "#ef6c00",
-    "failed": "#c62828",
-}
+COLOURS = STATUS_COLOURS
 _CSS = """
 body{font:15px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:2rem auto;max-width:1000px;
 color:#1c2733;padding:0 1rem}h1{font-size:1.5rem;margin:0}h2{font-size:1.1rem;margin-top:2rem}

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, quote, unquote
 
-__all__ = ["SandboxOptions", "SandboxApp", "SandboxProcess", "SandboxServer", "DEFAULT_KEY", "serve"]
+__all__ = ["DEFAULT_KEY", "SandboxApp", "SandboxOptions", "SandboxProcess", "SandboxServer", "serve"]
 
 DEFAULT_KEY = "sandbox-demo-key"
 PREFIX = "/api/v1"
@@ -157,7 +157,9 @@ class SandboxApp:
         )
         await send({"type": "http.response.body", "body": raw})
 
-    async def _handle(self, scope: Scope, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
+    async def _handle(  # noqa: PLR0911 - a router: one return per route and refusal
+        self, scope: Scope, body: bytes
+    ) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
         method: str = scope["method"]
         path: str = scope["path"]
         if path.startswith("/_sandbox/"):
@@ -453,7 +455,7 @@ class SandboxServer:
 
             async def main() -> None:
                 serve = asyncio.ensure_future(self._server.serve(sockets=[self._sock]))
-                while not self._server.started and not serve.done():
+                while not self._server.started and not serve.done():  # noqa: ASYNC110 - uvicorn has no event
                     await asyncio.sleep(0.005)
                 started.set()
                 await serve

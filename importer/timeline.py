@@ -72,7 +72,12 @@ class Timeline:
 
     @property
     def done(self) -> int:
-        return sum(self.counts.values())
+        return sum(self.snapshot_counts().values())
+
+    def snapshot_counts(self) -> dict[str, int]:
+        """A copy of the counts by status, safe to take from another thread: ``dict.copy`` runs
+        without releasing the GIL, where iterating the live Counter can meet a new key."""
+        return dict.copy(self.counts)
 
     def series(self, points: int = 240) -> dict[str, list[float]]:
         """Per-interval rows/s, requests/s, mean and max latency (ms), 429/503 and errors;

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .config import ImportConfig
-from .pipeline import Prepared, prepare, run_import
+from .pipeline import run_import
+from .prepare import Prepared, prepare
 from .report import Summary
 
 __all__ = ["Validation", "validate"]
@@ -26,13 +27,13 @@ class Validation:
     @property
     def problems(self) -> dict[str, int]:
         """Problem kind -> rows showing it, most common first (as summary.json has them)."""
-        return {p["kind"]: p["rows"] for p in self.summary.extra["problems"]}
+        return {p["kind"]: p["rows"] for p in self.summary.problems}
 
     @property
     def examples(self) -> dict[str, list[dict[str, Any]]]:
         """Problem kind -> the first rows showing it, with the value each held:
         ``[{"row": 18, "value": "maria.at.example.com"}]``."""
-        return {p["kind"]: p["examples"] for p in self.summary.extra["problems"]}
+        return {p["kind"]: p["examples"] for p in self.summary.problems}
 
     @property
     def exit_code(self) -> int:

@@ -26,8 +26,8 @@ import httpx
 from .client import KelviqClient, Sleep
 from .config import ImportConfig
 from .contract import differences
-from .errors import RunAborted
-from .pipeline import Prepared, prepare
+from .errors import ExitCode, RunAborted
+from .prepare import Prepared, prepare
 from .report import default_report_dir, open_output, safe_cell
 
 __all__ = ["VerifySummary", "verify"]
@@ -49,7 +49,7 @@ class VerifySummary:
     @property
     def exit_code(self) -> int:
         """0 only when every row left standing is in kelviq and matches."""
-        return 0 if set(self.counts) <= {"match"} else 1
+        return int(ExitCode.OK if set(self.counts) <= {"match"} else ExitCode.ROWS_TO_FIX)
 
 
 def verify(

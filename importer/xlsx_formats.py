@@ -37,7 +37,7 @@ def _supported(code: str) -> bool:
         return False
     if code.count(".") > 1:
         return False
-    int_zeros = code.split(".")[0].count("0")
+    int_zeros = code.split(".", maxsplit=1)[0].count("0")
     return int_zeros > 1 or "." in code  # padding or fixed decimals: else the default is right
 
 

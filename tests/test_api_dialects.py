@@ -23,7 +23,9 @@ from importer.config import ImportConfig, RetryPolicy
 from importer.pipeline import run_import
 from importer.sandbox import SandboxServer
 from importer.verify import verify
-from tests.conftest import Dialect, read_csv, write
+from tests.helpers import Dialect, read_csv, write
+
+pytestmark = pytest.mark.e2e  # whole runs: left out of `make test-fast`
 
 KEY = "sandbox-demo-key"
 BASE = "https://api.example.test/api/v1"

@@ -111,11 +111,19 @@ def test_connection_errors_and_timeouts_are_retried_then_given_up(no_sleep) -> N
 
 @respx.mock
 def test_backoff_grows_and_is_capped(no_sleep) -> None:
+    """Full jitter: wait i is uniform in [0, min(cap, initial * 2**i)], so the bound doubles
+    until the cap; over many runs the later waits are longer on average than the first."""
     respx.post(f"{BASE}/customers/").mock(return_value=httpx.Response(500))
     policy = RetryPolicy(attempts=8, backoff_initial=1.0, backoff_max=5.0)
-    run(create(no_sleep, retry=policy))
-    assert len(no_sleep.calls) == 7
-    assert all(0 <= s <= 5.0 for s in no_sleep.calls)
+    runs = []
+    for _ in range(60):
+        no_sleep.calls.clear()
+        run(create(no_sleep, retry=policy))
+        assert len(no_sleep.calls) == 7
+        assert all(0 <= s <= min(5.0, 1.0 * 2**i) for i, s in enumerate(no_sleep.calls))
+        runs.append(list(no_sleep.calls))
+    mean = [sum(r[i] for r in runs) / len(runs) for i in range(7)]
+    assert mean[0] < 0.75 < mean[3] and max(max(r) for r in runs) > 4.0  # it grows, up to the cap
 
 
 @respx.mock

@@ -19,7 +19,7 @@ from importer.contract import (
     error_text,
     refusal,
 )
-from tests.conftest import REFUSED_EMAILS, schema
+from tests.helpers import REFUSED_EMAILS, schema
 
 # ajv-formats' "email" (full mode), the check Stoplight Prism applies to ``format: email``:
 # an independent validator of the spec's rule, copied from ajv-formats/dist/formats.js.

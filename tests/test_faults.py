@@ -23,7 +23,9 @@ from importer.client import RetryPolicy
 from importer.config import ImportConfig
 from importer.pipeline import run_import
 from importer.sandbox import SandboxOptions, SandboxProcess, SandboxServer
-from tests.conftest import SAMPLE, Dialect, read_csv, write
+from tests.helpers import SAMPLE, Dialect, read_csv, write
+
+pytestmark = pytest.mark.e2e  # whole runs: left out of `make test-fast`
 
 ROWS = 600
 # Generous: a 30% fault rate with millisecond backoffs can hit one row ten times running.
@@ -104,7 +106,7 @@ def test_faults_lose_nothing_and_duplicate_nothing(
         k: v for k, v in stats["requests"].items() if k in ("500", "503", "hung", "dropped", "lost", "429")
     }
     assert injected, "the fault was not injected: this test would prove nothing"
-    assert summary.extra["retries"] >= sum(injected.values()) - injected.get("hung", 0)
+    assert summary.retries >= sum(injected.values()) - injected.get("hung", 0)
 
 
 # --- bad inputs ------------------------------------------------------------------------------

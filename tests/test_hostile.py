@@ -27,7 +27,9 @@ from importer.journal import Journal
 from importer.pipeline import run_import
 from importer.readers import open_table
 from importer.sandbox import SandboxOptions, SandboxServer
-from tests.conftest import SAMPLE, Dialect, read_csv, write
+from tests.helpers import SAMPLE, Dialect, read_csv, write
+
+pytestmark = pytest.mark.e2e  # whole runs: left out of `make test-fast`
 
 KEY = "sandbox-demo-key"
 

@@ -15,7 +15,7 @@ from importer.config import ImportConfig
 from importer.journal import default_state_path
 from importer.pipeline import run_import
 from importer.sandbox import SandboxServer
-from tests.conftest import SAMPLE, read_csv, write
+from tests.helpers import SAMPLE, read_csv, write
 
 KEY = "sandbox-demo-key"
 

@@ -9,7 +9,7 @@ import pytest
 from importer.errors import InputError
 from importer.mapping import Mapping, load_mapping
 from importer.readers import SourceRow
-from tests.conftest import SAMPLE, write
+from tests.helpers import SAMPLE, write
 
 
 def mapper_for(columns: tuple[str, ...], mapping: Mapping | None = None):  # type: ignore[no-untyped-def]

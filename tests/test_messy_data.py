@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from importer.cli import main
 from importer.mapping import Mapping, load_mapping
 from importer.readers import SourceRow
-from tests.conftest import SAMPLE, SHARED_DATA, read_csv, schema, write
+from tests.helpers import SAMPLE, SHARED_DATA, read_csv, schema, write
 
 
 def cli(*args: str | Path):  # type: ignore[no-untyped-def]

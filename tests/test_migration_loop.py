@@ -16,11 +16,14 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from importer.cli import main
 from importer.sandbox import SandboxOptions, SandboxServer
-from tests.conftest import Dialect
+from tests.helpers import Dialect
+
+pytestmark = pytest.mark.e2e  # whole runs: left out of `make test-fast`
 
 KEY = "sandbox-demo-key"
 LANDS = ["Deutschland", "Österreich", "Schweiz", "Frankreich"]

@@ -21,7 +21,9 @@ from importer.journal import Journal
 from importer.pipeline import run_import
 from importer.sandbox import SandboxProcess, SandboxServer
 from importer.verify import verify
-from tests.conftest import Dialect, read_csv
+from tests.helpers import Dialect, read_csv
+
+pytestmark = pytest.mark.e2e  # whole runs: left out of `make test-fast`
 
 FAST_RETRY = RetryPolicy(attempts=8, backoff_initial=0.001, backoff_max=0.01)
 
@@ -141,7 +143,7 @@ def test_a_second_run_on_the_same_journal_exits_3_and_changes_nothing(
     with SandboxServer(dialect.options()) as server:
         config = cfg(server, source, tmp_path, "second")
         with Journal.open(config.state, base_url=server.base_url):  # type: ignore[arg-type]
-            with pytest.raises(RunAborted, match="another kelviq-import run .* is using the journal"):
+            with pytest.raises(RunAborted, match=r"another kelviq-import run .* is using the journal"):
                 run_import(config)
             result = CliRunner().invoke(
                 main,

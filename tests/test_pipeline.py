@@ -13,14 +13,15 @@ import respx
 from importer.config import ImportConfig
 from importer.errors import UsageError
 from importer.pipeline import run_import
-from tests.conftest import SAMPLE, SHARED_DATA, read_csv, schema, write
+from tests.helpers import SAMPLE, SHARED_DATA, read_csv, schema, write
 
 BASE = "https://api.example.test/api/v1"
 
 
 def cfg(tmp_path: Path, input: Path, **kw) -> ImportConfig:  # type: ignore[no-untyped-def]
     kw.setdefault("rate", None)
-    return ImportConfig(input=input, base_url=BASE, api_key="k-123", report_dir=tmp_path / "rep", **kw)
+    kw.setdefault("report_dir", tmp_path / "rep")
+    return ImportConfig(input=input, base_url=BASE, api_key="k-123", **kw)
 
 
 def mock_api(post_side_effect=None):  # type: ignore[no-untyped-def]
@@ -164,3 +165,83 @@ def test_bad_settings_are_refused_before_any_work(tmp_path: Path, kw, message: s
 def test_plain_http_is_allowed_to_loopback() -> None:
     ImportConfig(input=Path("x.csv"), api_key="k", base_url="http://127.0.0.1:8765/api/v1")
     ImportConfig(input=Path("x.csv"), api_key="k", base_url="http://localhost:8765/api/v1")
+
+
+# --- the library in a host: signals, event loops ----------------------------------------------
+
+
+def test_the_hosts_signal_handlers_are_left_alone_or_restored_exactly(tmp_path: Path, no_sleep) -> None:  # type: ignore[no-untyped-def]
+    """An Airflow or Celery worker that calls run_import keeps its own SIGTERM/SIGINT handlers."""
+    import signal
+
+    def host_handler(signum: int, frame: object) -> None:  # pragma: no cover - never called
+        pass
+
+    seen_during: list[object] = []
+    old_term, old_int = (
+        signal.signal(signal.SIGTERM, host_handler),
+        signal.signal(signal.SIGINT, host_handler),
+    )
+    try:
+        with mock_api():
+            run_import(
+                cfg(tmp_path, SAMPLE / "customers.csv", use_state=False),
+                sleep=no_sleep,
+                on_result=lambda r: seen_during.append(signal.getsignal(signal.SIGTERM)),
+            )
+            assert set(seen_during) == {host_handler}  # not asked: never touched, even during the run
+            run_import(
+                cfg(tmp_path, SAMPLE / "customers.csv", use_state=False, report_dir=tmp_path / "b"),
+                sleep=no_sleep,
+                handle_signals=True,
+            )
+        assert signal.getsignal(signal.SIGTERM) is host_handler  # asked: restored exactly
+        assert signal.getsignal(signal.SIGINT) is host_handler
+    finally:
+        signal.signal(signal.SIGTERM, old_term)
+        signal.signal(signal.SIGINT, old_int)
+
+
+def test_inside_a_running_loop_use_arun_import(tmp_path: Path, no_sleep) -> None:  # type: ignore[no-untyped-def]
+    import asyncio
+
+    from importer import arun_import
+
+    async def host() -> tuple[str, dict[str, int]]:
+        try:
+            run_import(cfg(tmp_path, SAMPLE / "customers.csv", use_state=False), sleep=no_sleep)
+        except UsageError as exc:
+            refused = str(exc)
+        summary = await arun_import(cfg(tmp_path, SAMPLE / "customers.csv", use_state=False), sleep=no_sleep)
+        return refused, summary.counts
+
+    with mock_api():
+        refused, counts = asyncio.run(host())
+    assert "arun_import" in refused
+    assert counts == {"created": 293, "invalid": 7}
+
+
+def test_the_duplicate_message_counts_the_rows_it_leaves_out(tmp_path: Path) -> None:
+    path = write(tmp_path / "d.csv", "id,name\n" + "X,a\n" * 8)
+    summary = run_import(cfg(tmp_path, path, dry_run=True))
+    first = read_csv(tmp_path / "rep" / "results.csv")[0]
+    assert summary.counts == {"invalid": 8}
+    assert "(8 times; also rows 3, 4, 5, 6, 7 and 2 more)" in first["error"]
+
+
+def test_the_client_paces_every_attempt(tmp_path: Path, no_sleep) -> None:  # type: ignore[no-untyped-def]
+    """config.rate reaches the pacer, and every request (pre-flight included) passes it."""
+    from importer.ratelimit import Pacer
+
+    acquired: list[float] = []
+    real = Pacer.acquire
+
+    async def counting(self: Pacer) -> None:
+        acquired.append(self.rate)
+        await real(self)
+
+    source = write(tmp_path / "in.csv", "id,name\n" + "".join(f"p{i},N\n" for i in range(5)))
+    with mock_api() as router, pytest.MonkeyPatch.context() as mp:
+        mp.setattr(Pacer, "acquire", counting)
+        run_import(cfg(tmp_path, source, use_state=False, rate=1000.0), sleep=no_sleep)
+        assert len(acquired) == router.calls.call_count == 6 and set(acquired) == {1000.0}

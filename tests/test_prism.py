@@ -20,7 +20,9 @@ import pytest
 
 from importer.config import ImportConfig
 from importer.pipeline import run_import
-from tests.conftest import REFUSED_EMAILS, ROOT, SAMPLE, SHARED_DATA, SPEC, read_csv, write
+from tests.helpers import REFUSED_EMAILS, ROOT, SAMPLE, SHARED_DATA, SPEC, read_csv, write
+
+pytestmark = pytest.mark.e2e  # whole runs: left out of `make test-fast`
 
 PRISM = ROOT / ".tools" / "prism" / "node_modules" / ".bin" / "prism"
 PROBES = REFUSED_EMAILS

@@ -10,7 +10,7 @@ import pytest
 
 from importer.errors import InputError
 from importer.readers import open_table
-from tests.conftest import SAMPLE, SHARED_DATA, write
+from tests.helpers import SAMPLE, SHARED_DATA, write
 
 
 def rows(path: Path, **kw: str) -> list[tuple[int, tuple[str, ...], str | None]]:
@@ -234,7 +234,7 @@ def test_excel_cells_are_rendered_as_the_sheet_shows_them(tmp_path: Path) -> Non
 def test_corrupt_workbook_is_an_input_error(tmp_path: Path) -> None:
     path = tmp_path / "broken.xlsx"
     path.write_bytes(b"PK\x03\x04 this is not really a zip")
-    with pytest.raises(InputError, match="broken.xlsx: not a readable workbook"):
+    with pytest.raises(InputError, match=r"broken\.xlsx: not a readable workbook"):
         open_table(path)
 
 

@@ -1,0 +1,142 @@
+"""What the tests share besides fixtures: paths, sample data, small file helpers, the API dialects.
+
+Fixtures live in conftest.py; everything a test imports by name lives here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from importer.sandbox import SandboxOptions
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "sample_data"
+SHARED_DATA = Path(__file__).parent / "data"  # copies of ../shared/data (see SOURCES.md)
+SPEC = Path(__file__).parent / "data" / "kelviq-customers-openapi.json"
+
+
+# Addresses the spec's validators refuse (ajv's "email" format in Prism, Django's EmailValidator).
+REFUSED_EMAILS = [
+    "zoë@example.com",
+    "a..b@example.com",
+    ".lead@example.com",
+    "user@exa_mple.com",
+    "user@-example.com",
+    "a,b@example.com",
+    "<angle@example.com>",
+]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How the API says "already exists" and "no such customer". The spec declares neither:
+    kelviq's SDK points at Django REST framework (400 field error; 404), other services say
+    409, or 400 with a message. Suites that depend on either run against both."""
+
+    duplicate_style: str
+    unknown_style: str
+
+    def options(self, **kw: Any) -> SandboxOptions:
+        return SandboxOptions(duplicate_style=self.duplicate_style, unknown_style=self.unknown_style, **kw)
+
+    @property
+    def args(self) -> tuple[str, ...]:
+        return ("--duplicate-style", self.duplicate_style, "--unknown-style", self.unknown_style)
+
+
+DIALECTS = {
+    "drf": Dialect(duplicate_style="drf400", unknown_style="404"),
+    "409": Dialect(duplicate_style="409", unknown_style="400"),
+}
+
+
+class RecordingSleep:
+    """Stands in for asyncio.sleep: records how long the client wanted to wait, waits not."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+
+
+def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def schema(name: str) -> dict[str, Any]:
+    """A component of the vendor's OpenAPI 3.0 spec as plain JSON Schema (nullable, $ref)."""
+    spec = json.loads(SPEC.read_text())
+    components = spec["components"]["schemas"]
+
+    def convert(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return convert(components[node["$ref"].rsplit("/", 1)[1]])
+            out = {k: convert(v) for k, v in node.items() if k not in ("nullable", "example", "readOnly")}
+            if node.get("nullable") and "type" in node:
+                out["type"] = [node["type"], "null"]
+            return out
+        if isinstance(node, list):
+            return [convert(v) for v in node]
+        return node
+
+    return convert(components[name])
+
+
+def png_colours(path: Path) -> dict[tuple[int, int, int], int]:
+    """How many pixels of each RGB colour a PNG holds (8-bit RGB or RGBA, not interlaced):
+    enough to tell a rendered page from a blank canvas without an imaging library."""
+    import struct
+    import zlib
+    from collections import Counter
+
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, width = 8, b"", 0
+    channels = 3
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos : pos + 8])
+        chunk = data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            width, _height, depth, colour, _c, _f, interlace = struct.unpack(">IIBBBBB", chunk)
+            assert depth == 8 and colour in (2, 6) and interlace == 0, (depth, colour, interlace)
+            channels = 3 if colour == 2 else 4
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    previous = bytearray(stride)
+    counts: Counter[tuple[int, int, int]] = Counter()
+    for row_start in range(0, len(raw), stride + 1):
+        kind, line = raw[row_start], bytearray(raw[row_start + 1 : row_start + 1 + stride])
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            up_left = previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                p = left + up - up_left
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - up_left)
+                predictor = left if pa <= pb and pa <= pc else up if pb <= pc else up_left
+                line[i] = (line[i] + predictor) & 0xFF
+        counts.update(tuple(line[i : i + 3]) for i in range(0, stride, channels))  # type: ignore[misc]
+        previous = line
+    return dict(counts)

@@ -1,0 +1,26 @@
+"""Country names and codes to ISO 3166-1 alpha-2."""
+
+from __future__ import annotations
+
+import pytest
+
+from importer.countries import to_alpha2
+
+
+@pytest.mark.parametrize(
+    ("name", "code"),
+    [
+        ("Germany", "DE"), ("DEU", "DE"), ("de", "DE"), ("Deutschland", "DE"), ("Allemagne", "DE"),
+        ("Alemania", "DE"), ("Germania", "DE"), ("Duitsland", "DE"), ("Alemanha", "DE"),
+        ("Österreich", "AT"), ("Autriche", "AT"), ("Schweiz", "CH"), ("Suíça", "CH"),
+        ("Frankreich", "FR"), ("Países Bajos", "NL"), ("Paesi Bassi", "NL"), ("Nederland", "NL"),
+        ("UK", "GB"), ("Réunion", "RE"), ("Korea, Republic of", "KR"), ("  united   states ", "US"),
+    ],
+)  # fmt: skip
+def test_names_in_six_languages_and_codes(name: str, code: str) -> None:
+    assert to_alpha2(name) == code
+
+
+@pytest.mark.parametrize("name", ["Narnia", "Atlantis", "", "XX"])
+def test_unknown_countries_are_none(name: str) -> None:
+    assert to_alpha2(name) is None
