@@ -8,7 +8,7 @@ The library works without the CLI::
     if summary.exit_code:
         ...
 
-Names are imported lazily so that ``kelviq-import --help`` does not pay for httpx and numpy.
+Names are imported lazily so that ``kelviq-import --help`` does not pay for httpx and calamine.
 """
 
 from __future__ import annotations

@@ -1,6 +1,7 @@
 """The ``kelviq-import`` command: options in, a config to the library, errors out as exit codes.
+What a person reads is console.py's.
 
-Heavy imports (httpx, numpy, calamine) happen inside the commands so ``--help`` stays instant.
+Heavy imports (httpx, calamine, email-validator) happen inside the commands so ``--help`` stays instant.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .config import SANDBOX_URL
+from .console import interactive, print_summary, print_summary_line, print_validation, print_verify, run_line
 from .errors import ExitCode, ImporterError, UsageError
 
 if TYPE_CHECKING:
@@ -316,9 +318,9 @@ def run(quiet: bool, no_state: bool, **options: Any) -> None:
         _setup_logging(options, quiet=quiet)
         config = _config(use_state=not no_state, **options)
         prepared = prepare(config)
-        if quiet or not _interactive():
+        if quiet or not interactive():
             summary = run_import(config, prepared=prepared, handle_signals=True)
-            (_print_summary_line if quiet else _print_summary)(summary)
+            (print_summary_line if quiet else print_summary)(summary)
             return summary
         from .progress import LiveProgress, summary_line, summary_table
         from .timeline import Timeline
@@ -328,7 +330,7 @@ def run(quiet: bool, no_state: bool, **options: Any) -> None:
             summary = run_import(config, prepared=prepared, timeline=timeline, handle_signals=True)
         live.console.print(summary_table(summary))
         live.console.print(f"  {summary_line(summary)}")
-        _print_summary(summary, counts=False)
+        print_summary(summary, counts=False)
         return summary
 
     sys.exit(_guarded(go).exit_code)
@@ -358,16 +360,7 @@ def verify(quiet: bool, more: tuple[Path, ...], **options: Any) -> None:
 
         _setup_logging(options, quiet=quiet)
         summary = run_verify(_config(**options), more=more)
-        counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
-        names = " + ".join(Path(f).name for f in summary.files)
-        verdict = (
-            "all in kelviq and the same" if summary.exit_code == 0 else "NOT all in kelviq as the files say"
-        )
-        line = (
-            f"{names}: {verdict}: {counts} ({summary.customers_in_kelviq} customers in kelviq); "
-            f"report {summary.report_dir}/verify.csv"
-        )
-        click.echo(line if quiet else f"verified {line}", err=summary.exit_code != 0)
+        print_verify(summary, quiet=quiet)
         return summary
 
     sys.exit(_guarded(go).exit_code)
@@ -402,52 +395,10 @@ def validate(quiet: bool, preview: int, **options: Any) -> None:
         _setup_logging(options, quiet=quiet)
         config = _config(dry_run=True, use_state=False, **options)
         result = run_validate(config, preview=preview)
-        _print_validation(result, quiet)
+        print_validation(result, quiet)
         return result
 
     sys.exit(_guarded(go).exit_code)
-
-
-def _print_validation(result: Validation, quiet: bool) -> None:
-    summary = result.summary
-    if quiet:
-        _print_summary_line(summary)
-        return
-    valid = summary.counts.get("valid", 0)
-    where = (
-        f"sheet {summary.sheet!r}"
-        if summary.sheet
-        else (f"{summary.encoding}, {summary.delimiter!r}-separated")
-    )
-    others = "".join(f", {v} {k}" for k, v in summary.counts.items() if k != "valid")
-    click.echo(
-        f"{Path(summary.input).name}: {summary.rows} rows ({where}, header on row "
-        f"{summary.header_row}): {valid} valid{others}"
-    )
-    click.echo(f"mapping: {result.describe}")
-    if unused := summary.unused_columns:
-        click.echo(
-            f"not sent anywhere: {', '.join(repr(c) for c in unused)} "
-            "(map them, or set [other_columns] to_metadata = true)"
-        )
-    if result.problems:
-        from .problems import render_examples
-
-        click.echo("problems (rows affected, first rows and their values):")
-        examples = result.examples
-        for kind, n in result.problems.items():
-            click.echo(f"  {n:>7}  {kind}  [{render_examples(examples.get(kind, []), n)}]")
-    if result.preview:
-        import json
-
-        click.echo(f"first {len(result.preview)} payloads:")
-        for item in result.preview:
-            click.echo(f"  row {item['row']}: {json.dumps(item['payload'], ensure_ascii=False)}")
-    report = Path(summary.report_dir)
-    click.echo(
-        f"report: {report}/"
-        + (f" ({report / 'failed.csv'} lists the rows to fix)" if result.problems else "")
-    )
 
 
 @main.command()
@@ -478,13 +429,7 @@ def runs(report_root: Path, last: int) -> None:
             click.echo(f"no runs under {report_root}")
             return
         for run in found[:last]:
-            counts = ", ".join(f"{k} {v}" for k, v in run.counts.items()) or "no rows"
-            kind = "validate" if run.dry_run else "run"
-            aborted = f"; ABORTED: {run.aborted}" if run.aborted else ""
-            click.echo(
-                f"{run.started_at}  exit {run.exit_code if run.exit_code is not None else '?'}  {kind} "
-                f"{Path(run.input).name}: {counts}{aborted}  {run.directory}"
-            )
+            click.echo(run_line(run))
 
     _guarded(go)
 
@@ -504,7 +449,7 @@ def init_mapping(input_path: Path, delimiter: str | None, **options: Any) -> Non
     """
 
     def go() -> None:
-        from .mapping import draft_mapping
+        from .mapping_file import draft_mapping
         from .readers import open_table
 
         table = open_table(input_path, delimiter=_delimiter(delimiter), **options)
@@ -519,58 +464,6 @@ def init_mapping(input_path: Path, delimiter: str | None, **options: Any) -> Non
         click.echo(draft_mapping(table.columns, input_path.name, settings), nl=False)
 
     _guarded(go)
-
-
-def _print_summary_line(summary: Summary) -> None:
-    """One line for cron mail and log collectors: what, how many, where the report is."""
-    counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
-    status = f"ABORTED ({summary.aborted}); " if summary.aborted else ""
-    click.echo(
-        f"kelviq-import: {Path(summary.input).name}: {status}{summary.rows} rows: {counts} "
-        f"in {summary.duration_s:.1f} s; report {summary.report_dir}",
-        err=summary.exit_code != 0,
-    )
-
-
-def _interactive() -> bool:
-    """Progress only for a person watching: stderr is a terminal and TERM is not dumb."""
-    return sys.stderr.isatty() and os.environ.get("TERM") != "dumb"
-
-
-def _print_summary(summary: Summary, *, counts: bool = True) -> None:
-    name = Path(summary.input).name
-    line = " · ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
-
-    def err(text: str) -> None:
-        click.echo(text, err=True)
-
-    rate = f"{summary.rows_per_second:g} rows/s"
-    if counts:
-        if summary.dry_run:
-            done = f"{summary.counts.get('valid', 0)} valid"
-        else:
-            # "Imported" counts what kelviq now holds as the file says, nothing else.
-            imported = sum(summary.counts.get(k, 0) for k in ("created", "updated", "unchanged"))
-            done = f"{imported} imported"
-        err(f"{name}: {summary.rows} rows read, {done}, in {summary.duration_s:.1f} s ({rate})")
-        err(f"  {line}")
-    if summary.aborted:
-        err(f"  ABORTED: {summary.aborted}")
-    unused = summary.unused_columns
-    if unused:
-        shown = ", ".join(repr(c) for c in unused[:8]) + (
-            f" and {len(unused) - 8} more" if len(unused) > 8 else ""
-        )
-        err(f"  not sent anywhere: {shown} (map them, or set [other_columns] to_metadata = true)")
-    bad = summary.counts.get("invalid", 0) + summary.counts.get("failed", 0)
-    report = Path(summary.report_dir)
-    err(f"  report: {report / 'report.html'} (and results.csv, failed.csv, summary.json)")
-    if summary.journal:
-        err(f"  journal: {summary.journal}")
-    if bad:
-        err(f"  {bad} rows to fix in {report / 'failed.csv'}; fix them and run the same command on it")
-    if not_sent := summary.counts.get("not_sent", 0):
-        err(f"  {not_sent} rows not sent (not rows to fix): run the same command again to finish")
 
 
 T = TypeVar("T")

@@ -12,7 +12,8 @@ from .config import ImportConfig
 from .contract import Payload, Refusal, differences, refusal
 from .journal import Journal, JournalEntry, payload_hash
 from .mapping import Mapped, create_payload
-from .report import RowResult, Status
+from .report import RowResult
+from .statuses import Status
 
 __all__ = ["Delivery"]
 

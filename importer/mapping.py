@@ -1,8 +1,9 @@
-"""Turn input rows into kelviq customer payloads: ``SourceRow -> payload | problem``.
+"""Turn input rows into kelviq customer payloads: ``SourceRow -> payload | problems``.
 
 A ``Mapping`` says how each kelviq field is made from the row: a column, a template over
-columns (``"{First Name} {Last Name}"``), then transforms and a default. It comes from a TOML
-mapping file or is guessed from the header with common synonyms. ``Mapping.compile(columns)``
+columns (``"{First Name} {Last Name}"``), then transforms, a value map and a default. It is
+read from a TOML file (mapping_file.py) or guessed from the header (synonyms.py).
+``Mapping.compile(columns)``
 checks it against the file's header once and returns a ``RowMapper`` that does the per-row
 work. Mapping never raises for a row: a row becomes a payload or a problem.
 """
@@ -11,18 +12,15 @@ from __future__ import annotations
 
 import functools
 import re
-import tomllib
-import unicodedata
-from collections.abc import Mapping as MappingABC
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal, cast
 
-from .contract import ADDRESS_FIELDS, NULLABLE, TOP_FIELDS, Payload, customer_id_problem, email_problem
+from .contract import NULLABLE, Payload, customer_id_problem, email_problem
 from .countries import to_alpha2
 from .errors import InputError
 from .problems import Problem, render_all
 from .readers import REPORT_COLUMNS, SourceRow
+from .synonyms import guess_columns, norm_header
 
 __all__ = [
     "EMPTY_CHOICES",
@@ -33,7 +31,7 @@ __all__ = [
     "Mapping",
     "RowMapper",
     "create_payload",
-    "load_mapping",
+    "metadata_key",
 ]
 
 # What an empty cell in a mapped column means: keep what kelviq has, or clear it (null).
@@ -48,116 +46,8 @@ def _fold_value(value: str) -> str:
     return " ".join(value.split()).casefold()
 
 
-# Normalised header (lowercase, letters and digits only) -> target field.
-_SYNONYMS: dict[str, tuple[str, ...]] = {
-    "customerId": (
-        "customerid",
-        "customer",
-        "customerno",
-        "customernumber",
-        "customerref",
-        "externalid",
-        "clientid",
-        "accountid",
-        "accountnumber",
-        "crmid",
-        "kundennummer",
-        "kundennr",
-        "numeroclient",
-        "idcliente",
-        "id",
-    ),
-    "email": (
-        "email",
-        "emailaddress",
-        "mail",
-        "emailid",
-        "contactemail",
-        "primaryemail",
-        "courriel",
-        "correo",
-        "correoelectronico",
-    ),
-    "name": (
-        "name",
-        "fullname",
-        "customername",
-        "contactname",
-        "displayname",
-        "company",
-        "companyname",
-        "accountname",
-        "firma",
-        "firmenname",
-        "unternehmen",
-        "societe",
-        "entreprise",
-        "empresa",
-        "bedrijf",
-        "bedrijfsnaam",
-        "azienda",
-    ),
-    "first_name": ("firstname", "givenname", "forename", "first", "vorname", "prenom", "nombre"),
-    "last_name": (
-        "lastname",
-        "surname",
-        "familyname",
-        "last",
-        "nachname",
-        "nomdefamille",
-        "apellido",
-        "apellidos",
-    ),
-    "billingAddress.line1": (
-        "address",
-        "address1",
-        "addressline1",
-        "line1",
-        "street",
-        "streetaddress",
-        "street1",
-        "billingaddress",
-        "billingaddress1",
-        "billingstreet",
-        "strasse",
-        "adresse",
-        "direccion",
-    ),
-    "billingAddress.line2": ("address2", "addressline2", "line2", "street2", "billingaddress2"),
-    "billingAddress.city": ("city", "town", "billingcity", "locality", "ort", "stadt", "ville", "ciudad"),
-    "billingAddress.state": ("state", "province", "region", "stateprovince", "county", "billingstate"),
-    "billingAddress.postalCode": (
-        "postalcode",
-        "postcode",
-        "zip",
-        "zipcode",
-        "postal",
-        "billingpostalcode",
-        "billingzip",
-        "plz",
-        "postleitzahl",
-        "codepostal",
-        "codigopostal",
-    ),
-    "billingAddress.country": (
-        "country",
-        "countrycode",
-        "countryname",
-        "billingcountry",
-        "land",
-        "pays",
-        "pais",
-    ),
-}
-
 _PLACEHOLDER = re.compile(r"\{\{|\}\}|\{([^{}]*)\}")
 _COUNTRY_HELP = "use an ISO 3166-1 alpha-2 code such as DE or US"
-
-
-def _norm(header: str) -> str:
-    """``"Straße"`` -> ``"strasse"``, ``"E-Mail"`` -> ``"email"``, ``"Prénom"`` -> ``"prenom"``."""
-    folded = unicodedata.normalize("NFKD", header.casefold())
-    return re.sub(r"[^0-9a-z]", "", folded)
 
 
 def metadata_key(column: str) -> str:
@@ -284,14 +174,14 @@ class Mapping:
     @classmethod
     def guess(cls, columns: tuple[str, ...]) -> Mapping:
         """Pick columns by synonym; earlier synonyms win, and a column feeds one field."""
-        found = _guess_columns(columns)
+        found = guess_columns(columns)
         fields: dict[str, FieldSpec] = {}
         for target, col in found.items():
             if target in ("first_name", "last_name"):
                 continue
             fields[target] = FieldSpec.column(col)
         split = tuple(found[t] for t in ("first_name", "last_name") if t in found)
-        if split and ("name" not in fields or _norm(found["name"]).startswith("company")):
+        if split and ("name" not in fields or norm_header(found["name"]).startswith("company")):
             fields["name"] = FieldSpec.joined(split)
         return cls(fields=fields, source="header")
 
@@ -371,281 +261,9 @@ class Mapping:
         return "; ".join(parts)
 
 
-def draft_mapping(columns: tuple[str, ...], source: str, settings: InputSettings | None = None) -> str:
-    """A commented starting mapping file for ``columns``: what was recognised, filled in;
-    what was not, commented out and marked, so a person finishes it in a minute. ``settings``:
-    how the file was read, written as ``[input]`` so no command needs those flags again."""
-    columns = tuple(c for c in columns if c not in REPORT_COLUMNS)
-    mapping = Mapping.guess(columns)
-    placed = {c for spec in mapping.fields.values() for c in spec.columns}
-    q = _toml_string
-    out = [
-        f"# kelviq-import mapping for {source}, drafted by `kelviq-import init-mapping`.",
-        "# Check every line, then: kelviq-import validate INPUT --mapping THIS_FILE --preview 3",
-        '# Values: a column name, a template "{First} {Last}", or',
-        '#   { column = "...", transform = ["trim", "lower"], default = "..." }',
-        f'# Transforms: {", ".join(TRANSFORMS)}. A value map: map = {{ "Deutschland" = "DE" }},',
-        '#   unmapped = "keep" or "invalid".  empty = "clear" (top level): an empty cell clears the field.',
-        "",
-    ]
-    if settings is not None:
-        out.append("[input]   # how the file is read; command-line flags win")
-        for key in ("encoding", "delimiter", "header_row", "sheet"):
-            value = getattr(settings, key)
-            if value is not None:
-                out.append(
-                    f"{key} = {value if isinstance(value, int) else q(value.replace(chr(9), chr(92) + 't'))}"
-                )
-        out.append("")
-    out.append("[fields]")
-    targets = ["customerId", "email", "name", *(f"billingAddress.{f}" for f in ADDRESS_FIELDS)]
-    for target in targets:
-        spec = mapping.fields.get(target)
-        if spec is None:
-            need = "  # REQUIRED: no column looked like it" if target == "customerId" else ""
-            out.append(f'# {target} = ""   # not found in the header{need}')
-        elif len(spec.columns) == 1:
-            out.append(f"{target} = {_toml_column(spec.columns[0])}")
-        else:
-            out.append(f"{target} = {q(spec.describe())}")
-    rest = [c for c in columns if c not in placed]
-    out += ["", "# Columns not placed above: NOT SENT unless you uncomment them here (copied into"]
-    out += ["# metadata as text)"]
-    out += ["# or set [other_columns] to_metadata = true to copy all of them.", "[metadata]"]
-    out += [f"# {metadata_key(c)} = {_toml_column(c)}   # NOT SENT" for c in rest] or [
-        "# (every column is placed)"
-    ]
-    out += [
-        "",
-        "[static_metadata]",
-        '# source = "legacy_crm"   # the same value on every customer',
-        "",
-        "[other_columns]",
-        "to_metadata = false",
-        "exclude = []",
-        "",
-    ]
-    return "\n".join(out)
-
-
-def _toml_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _toml_column(name: str) -> str:
-    # A plain string with braces would read as a template.
-    return f"{{ column = {_toml_string(name)} }}" if "{" in name or "}" in name else _toml_string(name)
-
-
-def _guess_columns(columns: tuple[str, ...]) -> dict[str, str]:
-    by_norm: dict[str, str] = {}
-    for column in columns:
-        by_norm.setdefault(_norm(column), column)
-    taken: set[str] = set()
-    found: dict[str, str] = {}
-    for target, names in _SYNONYMS.items():
-        for syn in names:
-            col = by_norm.get(syn)
-            if col is not None and col not in taken:
-                found[target] = col
-                taken.add(col)
-                break
-    return found
-
-
 def _list(columns: tuple[str, ...]) -> str:
     shown = ", ".join(repr(c) for c in columns[:12])
     return shown + (f" and {len(columns) - 12} more" if len(columns) > 12 else "")
-
-
-_SECTIONS = {"input", "fields", "metadata", "static_metadata", "other_columns"}
-_SETTINGS = {"empty"}  # top-level keys
-
-
-def load_mapping(path: Path | str) -> Mapping:
-    """Read a TOML mapping file (format in sample_data/mapping.example.toml and the README)."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise InputError(f"{path}: mapping file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputError(f"{path}: mapping file cannot be read ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError(f"{path}: not valid TOML: {exc}") from None
-    unknown = set(data) - _SECTIONS - _SETTINGS
-    if unknown:
-        raise InputError(
-            f"{path}: unknown section(s) {', '.join(sorted(unknown))}; "
-            "expected empty = ..., [input], [fields], [metadata], [static_metadata], [other_columns]"
-        )
-    empty = data.get("empty", "keep")
-    if empty not in EMPTY_CHOICES:
-        raise InputError(f'{path}: empty = {empty!r}: use "keep" (the default) or "clear"')
-    allowed = set(TOP_FIELDS) | {f"billingAddress.{f}" for f in ADDRESS_FIELDS}
-    fields: dict[str, FieldSpec] = {}
-    metadata: dict[str, FieldSpec] = {}
-    static = {
-        k: _str(v, f"[static_metadata] {k}", path) for k, v in _table(data, "static_metadata", path).items()
-    }
-    for target, value in _flatten(_table(data, "fields", path)).items():
-        if target.startswith("metadata."):
-            _into_metadata(target[9:], value, f"[fields] {target}", path, metadata=metadata, static=static)
-            continue
-        if target not in allowed:
-            raise InputError(
-                f"{path}: [fields] {target!r} is not a kelviq customer field; "
-                f"use one of {', '.join(sorted(allowed))}, or metadata.<key>"
-            )
-        fields[target] = _spec(value, f"[fields] {target}", path, allow_list=target == "name")
-    for key, value in _table(data, "metadata", path).items():
-        _into_metadata(key, value, f"[metadata] {key}", path, metadata=metadata, static=static)
-    other = _table(data, "other_columns", path)
-    bad = set(other) - {"to_metadata", "exclude"}
-    if bad:
-        raise InputError(
-            f"{path}: [other_columns] knows to_metadata and exclude, not {', '.join(sorted(bad))}"
-        )
-    to_metadata = other.get("to_metadata", False)
-    exclude = other.get("exclude", [])
-    if not isinstance(to_metadata, bool):
-        raise InputError(f"{path}: [other_columns] to_metadata must be true or false")
-    if not isinstance(exclude, list) or not all(isinstance(c, str) for c in exclude):
-        raise InputError(f"{path}: [other_columns] exclude must be a list of column names")
-    return Mapping(
-        fields=fields,
-        metadata=metadata,
-        static_metadata=static,
-        other_columns=to_metadata,
-        exclude=tuple(exclude),
-        source=str(path),
-        empty=cast(Empty, empty),
-        input=_input_settings(_table(data, "input", path), path),
-    )
-
-
-def _input_settings(table: dict[str, Any], path: Path) -> InputSettings:
-    unknown = set(table) - {"encoding", "delimiter", "header_row", "sheet"}
-    if unknown:
-        raise InputError(
-            f"{path}: [input] knows encoding, delimiter, header_row and sheet, "
-            f"not {', '.join(sorted(unknown))}"
-        )
-    for key in ("encoding", "delimiter", "sheet"):
-        if key in table and (not isinstance(table[key], str) or not table[key]):
-            raise InputError(f"{path}: [input] {key} must be a non-empty string")
-    delimiter = table.get("delimiter")
-    if delimiter is not None:
-        delimiter = delimiter.replace("\\t", "\t")
-        if len(delimiter) != 1:
-            raise InputError(f'{path}: [input] delimiter must be one character ("\\t" for tab)')
-    header_row = table.get("header_row")
-    if header_row is not None and (
-        isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1
-    ):
-        raise InputError(f"{path}: [input] header_row counts from 1")
-    return InputSettings(
-        encoding=table.get("encoding"), delimiter=delimiter, header_row=header_row, sheet=table.get("sheet")
-    )
-
-
-def _flatten(table: dict[str, Any]) -> dict[str, Any]:
-    """TOML dotted keys (billingAddress.city = ...) arrive nested; an inline table with
-    column/template keys is a field spec, not a nesting level."""
-    flat: dict[str, Any] = {}
-    for key, value in table.items():
-        if isinstance(value, MappingABC) and not set(value) & {"column", "template", "value"}:
-            for sub, v in value.items():
-                flat[f"{key}.{sub}"] = v
-        else:
-            flat[key] = value
-    return flat
-
-
-def _into_metadata(
-    key: str, value: Any, what: str, path: Path, *, metadata: dict[str, FieldSpec], static: dict[str, str]
-) -> None:
-    if isinstance(value, MappingABC) and "value" in value:
-        if set(value) != {"value"} or not isinstance(value["value"], str):
-            raise InputError(f'{path}: {what}: a fixed value is written {{ value = "text" }}')
-        static[key] = value["value"]
-        return
-    metadata[key] = _spec(value, what, path, allow_list=False)
-
-
-def _spec(value: Any, what: str, path: Path, *, allow_list: bool) -> FieldSpec:
-    try:
-        if isinstance(value, str) and value:
-            return FieldSpec.template(value)
-        if allow_list and isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
-            return FieldSpec.joined(value)
-        if isinstance(value, MappingABC):
-            return _spec_table(value, what, path)
-    except ValueError as exc:
-        raise InputError(f"{path}: {what}: {exc}") from None
-    raise InputError(
-        f"{path}: {what} must be a column name"
-        + (" or a list of columns" if allow_list else "")
-        + ', a template like "{First} {Last}", or a table { column = "...", transform = [...] }'
-    )
-
-
-def _spec_table(value: MappingABC[str, Any], what: str, path: Path) -> FieldSpec:
-    if "value" in value:
-        raise InputError(f"{path}: {what}: a fixed value is for metadata only; this field must name a column")
-    unknown = set(value) - {"column", "template", "transform", "default", "map", "unmapped"}
-    if unknown:
-        raise InputError(
-            f"{path}: {what}: unknown key(s) {', '.join(sorted(unknown))}; "
-            "use column or template, transform, map, unmapped, default"
-        )
-    if ("column" in value) == ("template" in value):
-        raise InputError(f"{path}: {what}: give exactly one of column or template")
-    source = value.get("column", value.get("template"))
-    if not isinstance(source, str) or not source:
-        raise InputError(f"{path}: {what}: column/template must be a non-empty string")
-    base = FieldSpec.column(source) if "column" in value else FieldSpec.template(source)
-    transforms = value.get("transform", [])
-    if isinstance(transforms, str):
-        transforms = [transforms]
-    if not isinstance(transforms, list) or not all(isinstance(t, str) for t in transforms):
-        raise InputError(f"{path}: {what}: transform must be a name or a list of names")
-    for t in transforms:
-        if t not in TRANSFORMS:
-            raise InputError(f"{path}: {what}: unknown transform {t!r}; use one of {', '.join(TRANSFORMS)}")
-    default = value.get("default")
-    if default is not None and not isinstance(default, str):
-        raise InputError(f"{path}: {what}: default must be a string")
-    values = value.get("map")
-    if values is not None and (
-        not isinstance(values, MappingABC) or not all(isinstance(v, str) for v in values.values())
-    ):
-        raise InputError(f'{path}: {what}: map must be a table of texts, e.g. {{ "Deutschland" = "DE" }}')
-    unmapped = value.get("unmapped", "keep")
-    if unmapped not in UNMAPPED_CHOICES:
-        raise InputError(f'{path}: {what}: unmapped = {unmapped!r}: use "keep" or "invalid"')
-    if "unmapped" in value and values is None:
-        raise InputError(f"{path}: {what}: unmapped goes with a map")
-    return FieldSpec(
-        parts=base.parts,
-        transforms=tuple(transforms),
-        default=default,
-        values=dict(values) if values is not None else None,
-        unmapped=cast(Unmapped, unmapped),
-    )
-
-
-def _table(data: dict[str, Any], name: str, path: Path) -> dict[str, Any]:
-    value = data.get(name, {})
-    if not isinstance(value, dict):
-        raise InputError(f"{path}: [{name}] must be a table")
-    return value
-
-
-def _str(value: Any, what: str, path: Path) -> str:
-    if not isinstance(value, str):
-        raise InputError(f"{path}: {what} must be a string")
-    return value
 
 
 @dataclass(frozen=True, slots=True)

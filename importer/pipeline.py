@@ -28,7 +28,8 @@ from .journal import Journal, JournalEntry, default_state_path, payload_hash
 from .logs import event
 from .mapping import Mapped
 from .prepare import Prepared, prepare
-from .report import Reporter, RowResult, Status, Summary, default_report_dir, file_sha256
+from .report import Reporter, RowResult, Summary, counts_text, default_report_dir, file_sha256
+from .statuses import Status
 from .timeline import Timeline
 
 __all__ = ["Prepared", "arun_import", "prepare", "run_import"]
@@ -301,7 +302,7 @@ class _Run:
         aborted = summary.aborted
         if aborted:
             event(logging.WARNING, "abort", f"run aborted: {aborted}", reason=aborted, signal=summary.signal)
-        counts = ", ".join(f"{k} {v}" for k, v in summary.counts.items()) or "no rows"
+        counts = counts_text(summary.counts)
         event(
             logging.WARNING if aborted else logging.INFO,
             "run_end",

@@ -3,13 +3,14 @@ the customerIds it holds more than once. ``validate``, ``run`` and ``verify`` al
 
 from __future__ import annotations
 
-import array
+import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from .config import ImportConfig
 from .errors import InputError
-from .mapping import InputSettings, Mapped, Mapping, RowMapper, load_mapping
+from .mapping import InputSettings, Mapped, Mapping, RowMapper
+from .mapping_file import load_mapping
 from .problems import Problem
 from .readers import EXCEL_SUFFIXES, Table, open_table
 
@@ -88,30 +89,32 @@ def prepare(config: ImportConfig) -> Prepared:
 
 
 def _scan_ids(table: Table, mapper: RowMapper) -> tuple[int, dict[str, list[int]]]:
-    """Count rows and find customerIds used more than once, in 8 bytes a row.
+    """Count rows and find customerIds used more than once, in flat memory.
 
-    A first pass keeps only a 64-bit hash per row and sorts them in place; only when two
-    hashes are equal does a second pass collect the rows of those candidates, comparing the
-    ids themselves, so a hash collision can never pass for a duplicate.
+    A first pass writes a 64-bit hash per row into a private temporary SQLite database on disk
+    and asks it which hashes occur twice (measured on 1,000,000 ids: 1.7 s, 16 MB peak, where
+    numpy's in-place sort took 0.5 s but 35 MB and a 70 MB dependency, and a set of hashes
+    88 MB). Only when two hashes meet does a second pass collect the rows of those candidates,
+    comparing the ids themselves, so a hash collision can never pass for a duplicate.
     """
-    import numpy as np
-
-    hashes = array.array("q")
     count = 0
-    for src in table.rows():
-        count += 1
-        cid = mapper.customer_id(src)
-        if cid:
-            hashes.append(hash(cid))
-    if len(hashes) < 2:
+
+    def hashes() -> Iterator[tuple[int]]:
+        nonlocal count
+        for src in table.rows():
+            count += 1
+            if cid := mapper.customer_id(src):
+                yield (hash(cid),)
+
+    db = sqlite3.connect("")  # "": a temporary database on disk, deleted when closed
+    try:
+        db.execute("CREATE TABLE ids (h INTEGER NOT NULL)")
+        db.executemany("INSERT INTO ids VALUES (?)", hashes())
+        candidates = {h for (h,) in db.execute("SELECT h FROM ids GROUP BY h HAVING count(*) > 1")}
+    finally:
+        db.close()
+    if not candidates:
         return count, {}
-    h = np.frombuffer(hashes, dtype=np.int64)
-    h.sort()  # in place: no second copy of a million-row array
-    same = h[1:] == h[:-1]
-    if not same.any():
-        return count, {}
-    candidates = set(np.unique(h[1:][same]).tolist())
-    del h, same, hashes
     rows_by_id: dict[str, list[int]] = {}
     for src in table.rows():
         cid = mapper.customer_id(src)

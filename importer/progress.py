@@ -11,7 +11,7 @@ from __future__ import annotations
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from .report import STATUS_COLOURS
+from .statuses import STATUS_COLOURS
 
 if TYPE_CHECKING:
     from rich.console import Group

@@ -108,8 +108,6 @@ def open_table(
     first one (a title or export notes above it).
     """
     path = Path(path)
-    if header_row is not None and header_row < 1:
-        raise InputError(f"--header-row {header_row}: rows are numbered from 1")
     try:
         path.stat()
     except OSError as exc:

@@ -16,39 +16,25 @@ import os
 from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import IO, Any, Literal, get_args
+from typing import IO, Any
 
 from .errors import ExitCode, OutputError, UsageError
 from .problems import Problem, ProblemTally
 from .readers import REPORT_COLUMNS
+from .statuses import Status
 
 __all__ = [
     "RESULT_COLUMNS",
-    "STATUSES",
-    "STATUS_COLOURS",
     "Reporter",
     "RowResult",
-    "Status",
     "Summary",
+    "counts_text",
+    "default_report_dir",
     "file_sha256",
     "open_output",
+    "safe_cell",
 ]
 
-# not_sent: never tried because the run stopped (interrupt, refused key, unreachable API, error
-# budget, --limit); not a row to fix: running the same command again sends it.
-Status = Literal["created", "updated", "unchanged", "valid", "skipped", "invalid", "failed", "not_sent"]
-STATUSES: tuple[Status, ...] = get_args(Status)
-# One colour per status, for the terminal (rich takes hex) and report.html alike.
-STATUS_COLOURS: dict[str, str] = {
-    "created": "#2e7d32",
-    "updated": "#1565c0",
-    "unchanged": "#78909c",
-    "valid": "#43a047",
-    "skipped": "#b0bec5",
-    "invalid": "#ef6c00",
-    "failed": "#c62828",
-    "not_sent": "#8d6e63",
-}
 RESULT_COLUMNS = ("row", "customerId", "status", "http_status", "kelviq_id", "attempts", "error")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
@@ -111,6 +97,11 @@ class Summary:
         data["unused_columns"] = list(self.unused_columns)
         data["exit_code"] = self.exit_code
         return data
+
+
+def counts_text(counts: dict[str, int], sep: str = ", ") -> str:
+    """``created 293, invalid 7``: rows by status, as every summary line shows them."""
+    return sep.join(f"{k} {v}" for k, v in counts.items()) or "no rows"
 
 
 def file_sha256(path: Path) -> str:

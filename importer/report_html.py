@@ -11,7 +11,7 @@ from html import escape
 from typing import Any
 
 from .problems import render_examples
-from .report import STATUS_COLOURS
+from .statuses import STATUS_COLOURS
 
 __all__ = ["render"]
 

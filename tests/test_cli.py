@@ -131,7 +131,7 @@ def test_help_is_fast_because_heavy_libraries_load_lazily() -> None:
     import sys
 
     # Libraries the package really uses, each costing tens of milliseconds to import.
-    heavy = ("httpx", "numpy", "python_calamine", "email_validator", "rich", "tenacity", "pycountry")
+    heavy = ("httpx", "python_calamine", "email_validator", "rich", "tenacity", "pycountry", "uvicorn")
     code = f"import sys, importer.cli; print(sorted(m for m in {heavy!r} if m in sys.modules))"
     out = subprocess.run(
         [sys.executable, "-c", code],

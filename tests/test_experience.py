@@ -18,8 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from importer.cli import main
-from importer.report import STATUS_COLOURS
 from importer.sandbox import SandboxOptions, SandboxServer
+from importer.statuses import STATUS_COLOURS
 from tests.helpers import SAMPLE, png_colours
 
 pytestmark = pytest.mark.e2e  # whole runs: left out of `make test-fast`

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from importer.errors import InputError
-from importer.mapping import Mapping, load_mapping
+from importer.mapping import Mapping
+from importer.mapping_file import load_mapping
 from importer.readers import SourceRow
 from tests.helpers import SAMPLE, write
 
@@ -260,3 +261,16 @@ def test_template_columns_missing_from_the_header_stop_the_run(tmp_path: Path) -
     path = write(tmp_path / "m.toml", '[fields]\ncustomerId = "ID"\nname = "{First} {Surname}"\n')
     with pytest.raises(InputError, match=r"column 'Surname' \(mapped to name by .*\) is not in the header"):
         mapper_for(("ID", "First", "Last"), load_mapping(path))
+
+
+def test_init_mapping_writes_a_column_with_braces_so_it_reads_back_as_that_column(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from importer.cli import main
+
+    source = write(tmp_path / "b.csv", "id,Notes {internal},Email\n1,x,a@example.com\n")
+    draft = CliRunner().invoke(main, ["init-mapping", str(source)])
+    assert draft.exit_code == 0
+    mapping = write(tmp_path / "m.toml", draft.output.replace("# notes_internal =", "notes_internal ="))
+    loaded = load_mapping(mapping)
+    assert loaded.metadata["notes_internal"].columns == ("Notes {internal}",)  # a column, not a template

@@ -16,7 +16,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from importer.cli import main
-from importer.mapping import Mapping, load_mapping
+from importer.mapping import Mapping
+from importer.mapping_file import load_mapping
 from importer.readers import SourceRow
 from tests.helpers import SAMPLE, SHARED_DATA, read_csv, schema, write
 

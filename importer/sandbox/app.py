@@ -1,10 +1,10 @@
-"""A local, kelviq-compatible customers API for rehearsals, demos and end-to-end tests.
+"""The sandbox's ASGI application: a kelviq-compatible customers API kept in memory.
 
-It serves the three customer endpoints of the vendor's spec under ``/api/v1`` on loopback,
-keeps customers in memory, and can be made difficult on purpose: latency, a server-side rate
-limit answering 429 with Retry-After, bursts of 429, a share of 500/503 answers, writes that
-hang past the client's timeout, connections dropped before or after the write is applied. ``/_sandbox/stats``
-(no auth) shows what it received, so tests can count requests.
+It serves the customer endpoints of the vendor's spec (and retrieve/delete, as the SDK uses
+them) under ``/api/v1``, in either dialect for duplicates and unknown ids, and can be made
+difficult on purpose: latency, a rate limit answering 429 with Retry-After, bursts of 429, a
+share of 500/503, writes that hang past the client's timeout, connections dropped before or
+after the write is applied. ``/_sandbox/stats`` (no auth) shows what it received.
 """
 
 from __future__ import annotations
@@ -16,10 +16,6 @@ import logging
 import math
 import random
 import re
-import socket
-import subprocess
-import sys
-import threading
 import time
 import uuid
 from collections import Counter
@@ -28,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, quote, unquote
 
-__all__ = ["DEFAULT_KEY", "SandboxApp", "SandboxOptions", "SandboxProcess", "SandboxServer", "serve"]
+__all__ = ["DEFAULT_KEY", "PREFIX", "SandboxApp", "SandboxOptions"]
 
 DEFAULT_KEY = "sandbox-demo-key"
 PREFIX = "/api/v1"
@@ -416,124 +412,5 @@ def _validate_fields(data: dict[str, Any]) -> None:
             raise _Invalid(f"country: {country!r} is not an ISO 3166-1 alpha-2 code.", "billingAddress")
 
 
-class SandboxServer:
-    """Runs a SandboxApp under uvicorn in a background thread; a context manager for tests."""
-
-    def __init__(self, options: SandboxOptions | None = None, host: str = "127.0.0.1", port: int = 0):
-        self.app = SandboxApp(options or SandboxOptions())
-        # proto=IPPROTO_TCP matters: asyncio sets TCP_NODELAY on accepted sockets only when
-        # the listening socket says TCP; without it every keep-alive answer waits ~40 ms.
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        self._sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._sock.bind((host, port))
-        self._sock.listen(2048)  # from now on connections queue, even before uvicorn accepts
-        self.host = host
-        self.port = self._sock.getsockname()[1]
-        self._thread: threading.Thread | None = None
-        self._server: Any = None
-
-        logging.getLogger("uvicorn.error").addFilter(_QuietLostResponses())
-
-    @property
-    def base_url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}{PREFIX}"
-
-    def __enter__(self) -> SandboxServer:
-        import uvicorn
-
-        config = uvicorn.Config(
-            self.app, log_level="warning", lifespan="off", access_log=False, http="httptools"
-        )
-        self._server = uvicorn.Server(config)
-        started = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            asyncio.set_event_loop(loop)
-
-            async def main() -> None:
-                serve = asyncio.ensure_future(self._server.serve(sockets=[self._sock]))
-                while not self._server.started and not serve.done():  # noqa: ASYNC110 - uvicorn has no event
-                    await asyncio.sleep(0.005)
-                started.set()
-                await serve
-
-            loop.run_until_complete(main())
-            loop.close()
-
-        self._server.config.setup_event_loop = lambda: None
-        self._thread = threading.Thread(target=run, name="kelviq-sandbox", daemon=True)
-        self._thread.start()
-        if not started.wait(10):
-            raise RuntimeError("sandbox server did not start within 10 s")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
-        self._sock.close()
-
-
-class SandboxProcess:
-    """The sandbox in a process of its own (its own GIL), for load and crash tests.
-
-    Its state is read over HTTP: ``stats()`` and ``customers()``.
-    """
-
-    def __init__(self, *args: str) -> None:
-        self._args = args
-        self.base_url = ""
-        self._proc: subprocess.Popen[str] | None = None
-
-    def __enter__(self) -> SandboxProcess:
-        self._proc = subprocess.Popen(
-            [sys.executable, "-m", "importer", "sandbox", "--port", "0", *self._args],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        assert self._proc.stdout is not None
-        for line in self._proc.stdout:
-            if line.startswith("  base URL: "):
-                self.base_url = line.split(": ", 1)[1].strip()
-                break
-        if not self.base_url:
-            self.__exit__()
-            raise RuntimeError("the sandbox process did not start")
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self._proc is not None:
-            self._proc.terminate()
-            self._proc.wait(10)
-            if self._proc.stdout is not None:
-                self._proc.stdout.close()
-
-    def _get(self, path: str) -> Any:
-        import urllib.request
-
-        root = self.base_url[: -len(PREFIX)]
-        with urllib.request.urlopen(root + path, timeout=30) as response:
-            return json.loads(response.read())
-
-    def stats(self) -> dict[str, Any]:
-        return dict(self._get("/_sandbox/stats"))
-
-    def customers(self) -> dict[str, dict[str, Any]]:
-        return dict(self._get("/_sandbox/customers"))
-
-
-def serve(options: SandboxOptions, host: str, port: int, announce: Callable[[str], None]) -> None:
-    """Run the sandbox in the foreground until interrupted (the ``sandbox`` command)."""
-    import uvicorn
-
-    server = SandboxServer(options, host, port)
-    announce(server.base_url)
-    config = uvicorn.Config(
-        server.app, log_level="warning", lifespan="off", access_log=False, http="httptools"
-    )
-    uvicorn.Server(config).run(sockets=[server._sock])
+# uvicorn logs a lost response (dropped on purpose) as an error: a filter for its logger.
+quiet_lost_responses = _QuietLostResponses()
