@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .config import SANDBOX_URL
+from .config import EMPTY_CHOICES, MODES, ON_CONFLICT, ON_DUPLICATE, SANDBOX_URL
 from .console import interactive, print_summary, print_summary_line, print_validation, print_verify, run_line
 from .errors import ExitCode, ImporterError, UsageError
 
 if TYPE_CHECKING:
-    from .config import ImportConfig
+    from .config import Empty, ImportConfig, Mode, OnConflict, OnDuplicate
     from .report import Summary
     from .validate import Validation
     from .verify import VerifySummary
@@ -77,7 +77,7 @@ _input_options = _options(
     ),
     click.option(
         "--on-duplicate",
-        type=click.Choice(["error", "first", "last"]),
+        type=click.Choice(ON_DUPLICATE),
         default="error",
         show_default=True,
         help="A customerId on several rows: error reports every such row; first/last imports one.",
@@ -114,16 +114,16 @@ _input_options = _options(
 )
 
 
-def _setup_logging(options: dict[str, Any], *, quiet: bool = False) -> None:
+def _setup_logging(
+    *, verbose: int, log_file: Path | None, log_format: str, quiet: bool, inputs: tuple[Path | None, ...]
+) -> None:
     from .logs import configure
 
-    verbose, log_file, log_format = options.pop("verbose"), options.pop("log_file"), options.pop("log_format")
     if log_file is not None:
-        for name in ("input_path", "mapping"):
-            source = options.get(name)
+        for source in inputs:
             if source is not None and _same_file(log_file, source):
                 raise UsageError(
-                    f"--log-file {log_file} is the {name.replace('_path', '')} file; log elsewhere"
+                    f"--log-file {log_file} is an input of this command ({source}); log elsewhere"
                 )
     try:
         configure(verbose, log_file, log_format, quiet=quiet)
@@ -203,19 +203,39 @@ def _read_key(api_key_file: Path | None) -> str:
     return key
 
 
-def _config(
+def _config(  # noqa: PLR0913 - every option a command has, by name
     *,
     input_path: Path,
+    sheet: str | None,
+    encoding: str | None,
     delimiter: str | None,
+    header_row: int | None,
+    mapping: Path | None,
+    on_duplicate: OnDuplicate,
+    allow_empty: bool,
+    report_dir: Path | None,
+    report_root: Path | None,
     base_url: str | None = None,
     use_sandbox: bool = False,
+    old_sandbox_flag: bool = False,
     api_key_file: Path | None = None,
     rate: float = 10.0,
+    timeout: float = 30.0,
     retries: int = 5,
+    concurrency: int = 8,
     dry_run: bool = False,
-    old_sandbox_flag: bool = False,
-    **rest: Any,
+    mode: Mode = "upsert",
+    on_conflict: OnConflict = "failed",
+    state: Path | None = None,
+    use_state: bool = True,
+    full: bool = False,
+    empty: Empty | None = None,
+    limit: int | None = None,
+    max_failures: int | None = None,
+    max_failure_rate: float | None = None,
 ) -> ImportConfig:
+    """The command's options as an ImportConfig, field by field: a renamed option is a
+    TypeError here in every test that runs the command, never a silent default."""
     from .config import PRODUCTION_URL, SANDBOX_URL, ImportConfig, RetryPolicy
 
     if old_sandbox_flag:
@@ -226,20 +246,37 @@ def _config(
         )
     if use_sandbox and base_url and os.environ.get("KELVIQ_BASE_URL") != base_url:
         raise UsageError("--hosted-sandbox and --base-url contradict each other; pass one")
-    if rest.get("report_dir") is not None and rest.get("report_root") is not None:
-        if os.environ.get("KELVIQ_IMPORT_REPORTS") == str(rest["report_root"]):
-            rest["report_root"] = None  # the environment's default yields to an explicit --report-dir
-        else:
+    if report_dir is not None and report_root is not None:
+        if os.environ.get("KELVIQ_IMPORT_REPORTS") != str(report_root):
             raise UsageError("--report-dir and --report-root contradict each other; pass one")
+        report_root = None  # the environment's default yields to an explicit --report-dir
     return ImportConfig(
         input=input_path,
         base_url=SANDBOX_URL if use_sandbox else (base_url or PRODUCTION_URL),
         api_key="" if dry_run else _read_key(api_key_file),
-        rate=rate or None,
-        retry=RetryPolicy(attempts=retries + 1),
+        mapping=mapping,
+        sheet=sheet,
+        encoding=encoding,
         delimiter=_delimiter(delimiter),
+        header_row=header_row,
+        on_duplicate=on_duplicate,
+        allow_empty=allow_empty,
+        concurrency=concurrency,
+        rate=rate or None,
+        timeout=timeout,
+        retry=RetryPolicy(attempts=retries + 1),
+        report_dir=report_dir,
+        report_root=report_root,
         dry_run=dry_run,
-        **rest,
+        mode=mode,
+        on_conflict=on_conflict,
+        state=state,
+        use_state=use_state,
+        full=full,
+        empty=empty,
+        limit=limit,
+        max_failures=max_failures,
+        max_failure_rate=max_failure_rate,
     )
 
 
@@ -256,14 +293,14 @@ def _config(
 @click.option("--dry-run", is_flag=True, help="Read, map and validate every row; send nothing.")
 @click.option(
     "--mode",
-    type=click.Choice(["create", "upsert", "update"]),
+    type=click.Choice(MODES),
     default="upsert",
     show_default=True,
     help="create: POST only; upsert: create new customers, PATCH existing ones; update: PATCH only.",
 )
 @click.option(
     "--on-conflict",
-    type=click.Choice(["failed", "unchanged"]),
+    type=click.Choice(ON_CONFLICT),
     default="failed",
     show_default=True,
     help="With --mode create: what a customer that already exists (409) counts as.",
@@ -276,7 +313,7 @@ def _config(
 @click.option("--no-state", is_flag=True, help="No journal: send every row, remember nothing.")
 @click.option(
     "--empty",
-    type=click.Choice(["keep", "clear"]),
+    type=click.Choice(EMPTY_CHOICES),
     help="An empty cell in a mapped column: keep kelviq's value, or clear it (null) "
     "[default: the mapping's `empty`, else keep].",
 )
@@ -294,7 +331,9 @@ def _config(
     type=click.FloatRange(0, 1, min_open=True),
     help="Abort (exit 3) once this share of sent rows has failed, e.g. 0.05.",
 )
-def run(quiet: bool, no_state: bool, **options: Any) -> None:
+def run(
+    quiet: bool, no_state: bool, verbose: int, log_file: Path | None, log_format: str, **options: Any
+) -> None:
     """Import INPUT (.csv, .tsv, .csv.gz, .xlsx) into kelviq: one customer per valid row.
 
     Re-runs are cheap: a journal remembers what kelviq accepted, so rows unchanged since
@@ -315,7 +354,13 @@ def run(quiet: bool, no_state: bool, **options: Any) -> None:
         from .pipeline import run_import
         from .prepare import prepare
 
-        _setup_logging(options, quiet=quiet)
+        _setup_logging(
+            verbose=verbose,
+            log_file=log_file,
+            log_format=log_format,
+            quiet=quiet,
+            inputs=(options["input_path"], options["mapping"]),
+        )
         config = _config(use_state=not no_state, **options)
         prepared = prepare(config)
         if quiet or not interactive():
@@ -340,7 +385,14 @@ def run(quiet: bool, no_state: bool, **options: Any) -> None:
 @_input_options
 @_api_options
 @click.argument("more", metavar="[FIXED]...", nargs=-1, type=click.Path(path_type=Path))
-def verify(quiet: bool, more: tuple[Path, ...], **options: Any) -> None:
+def verify(
+    quiet: bool,
+    more: tuple[Path, ...],
+    verbose: int,
+    log_file: Path | None,
+    log_format: str,
+    **options: Any,
+) -> None:
     """Prove a migration: every customer of INPUT (and of the FIXED files) is in kelviq and the same.
 
     Give the legacy export first, then the failed.csv files you fixed, round by round: a
@@ -358,7 +410,13 @@ def verify(quiet: bool, more: tuple[Path, ...], **options: Any) -> None:
     def go() -> VerifySummary:
         from .verify import verify as run_verify
 
-        _setup_logging(options, quiet=quiet)
+        _setup_logging(
+            verbose=verbose,
+            log_file=log_file,
+            log_format=log_format,
+            quiet=quiet,
+            inputs=(options["input_path"], options["mapping"], *more),
+        )
         summary = run_verify(_config(**options), more=more)
         print_verify(summary, quiet=quiet)
         return summary
@@ -375,7 +433,9 @@ def verify(quiet: bool, more: tuple[Path, ...], **options: Any) -> None:
     type=click.IntRange(0, 1000),
     help="Print the first N payloads as JSON, as they would be sent.",
 )
-def validate(quiet: bool, preview: int, **options: Any) -> None:
+def validate(
+    quiet: bool, preview: int, verbose: int, log_file: Path | None, log_format: str, **options: Any
+) -> None:
     """Check INPUT without sending anything: counts, problems by kind, payload preview.
 
     Reads, maps and validates every row as `run` would, writes the same report directory
@@ -392,7 +452,13 @@ def validate(quiet: bool, preview: int, **options: Any) -> None:
     def go() -> Validation:
         from .validate import validate as run_validate
 
-        _setup_logging(options, quiet=quiet)
+        _setup_logging(
+            verbose=verbose,
+            log_file=log_file,
+            log_format=log_format,
+            quiet=quiet,
+            inputs=(options["input_path"], options["mapping"]),
+        )
         config = _config(dry_run=True, use_state=False, **options)
         result = run_validate(config, preview=preview)
         print_validation(result, quiet)

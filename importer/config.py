@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from .errors import UsageError
@@ -13,8 +14,15 @@ __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "ImportConfig", "RetryPolicy"]
 
 PRODUCTION_URL = "https://api.kelviq.com/api/v1"
 SANDBOX_URL = "https://sandboxapi.kelviq.com/api/v1"
-MODES = ("create", "upsert", "update")
-EMPTY_CHOICES = ("keep", "clear")
+# The choices of the command line and of ImportConfig, defined once (click takes them from here).
+Mode = Literal["create", "upsert", "update"]  # POST only; POST new and PATCH known; PATCH only
+OnDuplicate = Literal["error", "first", "last"]  # a customerId on several rows of one file
+OnConflict = Literal["failed", "unchanged"]  # --mode create: an existing customer counts as
+Empty = Literal["keep", "clear"]  # an empty mapped cell: keep kelviq's value, or clear it
+MODES: tuple[Mode, ...] = get_args(Mode)
+ON_DUPLICATE: tuple[OnDuplicate, ...] = get_args(OnDuplicate)
+ON_CONFLICT: tuple[OnConflict, ...] = get_args(OnConflict)
+EMPTY_CHOICES: tuple[Empty, ...] = get_args(Empty)
 
 
 @dataclass(frozen=True)
@@ -42,7 +50,7 @@ class ImportConfig:
     encoding: str | None = None
     delimiter: str | None = None
     header_row: int | None = None  # None: the first non-blank line/row
-    on_duplicate: str = "error"  # a customerId on several rows: error (all reported), first, last
+    on_duplicate: OnDuplicate = "error"  # a customerId on several rows: error (all reported), first, last
     allow_empty: bool = False  # a file with a header and no rows is an input error unless set
     concurrency: int = 8
     rate: float | None = 10.0  # requests per second for all workers together; None: no limit
@@ -51,12 +59,12 @@ class ImportConfig:
     report_dir: Path | None = None  # exactly this directory; None: a new one under report_root
     report_root: Path | None = None  # None: ./kelviq-import-reports; each run a <UTC time>/ in it
     dry_run: bool = False
-    mode: str = "upsert"  # create: POST only; upsert: POST new, PATCH known; update: PATCH only
-    on_conflict: str = "failed"  # create mode: what a 409 (already exists) counts as
+    mode: Mode = "upsert"  # create: POST only; upsert: POST new, PATCH known; update: PATCH only
+    on_conflict: OnConflict = "failed"  # create mode: what a 409 (already exists) counts as
     state: Path | None = None  # the journal; None: derived from base_url (see state.py)
     use_state: bool = True  # False: no journal, every row is sent
     full: bool = False  # ignore the journal's "unchanged", send every row (still records)
-    empty: str | None = None  # keep | clear: what an empty mapped cell means; None: the mapping's
+    empty: Empty | None = None  # keep | clear: what an empty mapped cell means; None: the mapping's
     limit: int | None = None  # a trial run: send only the first N rows that need a request
     max_failures: int | None = None  # abort once more rows than this have failed
     max_failure_rate: float | None = None  # abort once this share of sent rows has failed
@@ -68,13 +76,13 @@ class ImportConfig:
             raise UsageError("--rate must be a positive number of requests per second")
         if self.timeout <= 0:
             raise UsageError("--timeout must be positive")
-        if self.on_duplicate not in ("error", "first", "last"):
+        if self.on_duplicate not in ON_DUPLICATE:
             raise UsageError("--on-duplicate must be error, first or last")
         if self.header_row is not None and self.header_row < 1:
             raise UsageError("--header-row counts from 1")
         if self.mode not in MODES:
             raise UsageError(f"--mode must be one of {', '.join(MODES)}")
-        if self.on_conflict not in ("failed", "unchanged"):
+        if self.on_conflict not in ON_CONFLICT:
             raise UsageError("--on-conflict must be failed or unchanged")
         if self.on_conflict != "failed" and self.mode != "create":
             raise UsageError("--on-conflict applies to --mode create only")

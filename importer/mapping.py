@@ -15,6 +15,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast
 
+from .config import Empty
 from .contract import NULLABLE, Payload, customer_id_problem, email_problem
 from .countries import to_alpha2
 from .errors import InputError
@@ -23,9 +24,7 @@ from .readers import REPORT_COLUMNS, SourceRow
 from .synonyms import guess_columns, norm_header
 
 __all__ = [
-    "EMPTY_CHOICES",
     "TRANSFORMS",
-    "Empty",
     "FieldSpec",
     "Mapped",
     "Mapping",
@@ -34,9 +33,6 @@ __all__ = [
     "metadata_key",
 ]
 
-# What an empty cell in a mapped column means: keep what kelviq has, or clear it (null).
-Empty = Literal["keep", "clear"]
-EMPTY_CHOICES: tuple[Empty, ...] = ("keep", "clear")
 # A value that a field's map has no entry for: sent as it is, or the row is invalid.
 Unmapped = Literal["keep", "invalid"]
 UNMAPPED_CHOICES: tuple[Unmapped, ...] = ("keep", "invalid")

@@ -12,13 +12,12 @@ from collections.abc import Mapping as MappingABC
 from pathlib import Path
 from typing import Any, cast
 
+from .config import EMPTY_CHOICES, Empty
 from .contract import ADDRESS_FIELDS, TOP_FIELDS
 from .errors import InputError
 from .mapping import (
-    EMPTY_CHOICES,
     TRANSFORMS,
     UNMAPPED_CHOICES,
-    Empty,
     FieldSpec,
     InputSettings,
     Mapping,

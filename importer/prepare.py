@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from .config import ImportConfig
+from .config import ImportConfig, OnDuplicate
 from .errors import InputError
 from .mapping import InputSettings, Mapped, Mapping, RowMapper
 from .mapping_file import load_mapping
@@ -26,7 +26,7 @@ class Prepared:
     mapper: RowMapper
     rows: int
     duplicates: dict[str, list[int]]  # customerId -> the rows that share it
-    on_duplicate: str = "error"
+    on_duplicate: OnDuplicate = "error"
 
     def mapped(self) -> Iterator[Mapped]:
         dups = self.duplicates
@@ -76,7 +76,7 @@ def prepare(config: ImportConfig) -> Prepared:
         header_row=config.header_row or settings.header_row,
     )
     mapping = from_file or Mapping.guess(table.columns)
-    mapper = mapping.compile(table.columns, where=str(config.input), empty=config.empty)  # type: ignore[arg-type]
+    mapper = mapping.compile(table.columns, where=str(config.input), empty=config.empty)
     rows, duplicates = _scan_ids(table, mapper)
     if rows == 0 and not config.allow_empty:
         # Loud by default: a nightly export that arrives with a header and nothing else is
