@@ -54,14 +54,15 @@ class Delivery:
             return not differences(payload, found.body)
         return outcome.uncertain or intent == payload_hash(payload)
 
-    async def __call__(self, item: Mapped, known: JournalEntry | None, digest: bytes) -> RowResult:
+    async def __call__(
+        self, item: Mapped, known: JournalEntry | None, digest: bytes, intent: bytes | None
+    ) -> RowResult:
+        """``known``: what the journal says kelviq accepted; ``intent``: a payload an earlier
+        run sent for this customer without hearing back."""
         assert item.payload is not None
         cid, payload = item.customer_id, item.payload
         attempts = 0
         journal = self.journal
-        intent = journal.intent(cid) if journal is not None else None
-        if journal is not None:
-            journal.record_intent(cid, digest)
 
         def result(status: Status, outcome: Outcome, error: str | None = None) -> RowResult:
             kelviq_id = outcome.kelviq_id or (known.kelviq_id if known else None)

@@ -17,7 +17,7 @@ import json
 import os
 import re
 import sqlite3
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -35,11 +35,12 @@ CREATE TABLE IF NOT EXISTS customers (
     updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS intents (
-    customer_id  TEXT PRIMARY KEY,
-    payload_hash BLOB NOT NULL
-) WITHOUT ROWID;
 """
+# The write-ahead intent lives in the customer's own row (one statement, one commit each for
+# intent and record): ``pending`` is the digest being sent; ``payload_hash`` empty (x'') means
+# nothing accepted yet. Journals from before intents get the column added.
+_PENDING = "ALTER TABLE customers ADD COLUMN pending BLOB"
+_NONE = b""
 
 
 def payload_hash(payload: Mapping[str, Any]) -> bytes:
@@ -128,6 +129,9 @@ class Journal:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.executescript(_SCHEMA)
+            columns = {row[1] for row in conn.execute("PRAGMA table_info(customers)")}
+            if "pending" not in columns:
+                conn.execute(_PENDING)
             row = conn.execute("SELECT value FROM meta WHERE key = 'base_url'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('base_url', ?)", (base_url,))
@@ -154,53 +158,68 @@ class Journal:
         self._lock.close()  # releases the flock
 
     def get(self, customer_id: str) -> JournalEntry | None:
+        return self.lookup(customer_id)[0]
+
+    def lookup(self, customer_id: str) -> tuple[JournalEntry | None, bytes | None]:
+        """What kelviq last accepted for this customerId, and the digest of a payload sent for
+        it whose answer never came back (a run killed mid-request), in one query."""
         row = self._conn.execute(
-            "SELECT payload_hash, kelviq_id FROM customers WHERE customer_id = ?", (customer_id,)
+            "SELECT payload_hash, kelviq_id, pending FROM customers WHERE customer_id = ?", (customer_id,)
         ).fetchone()
-        return JournalEntry(row[0], row[1]) if row else None
+        if row is None:
+            return None, None
+        entry = JournalEntry(bytes(row[0]), row[1]) if row[0] else None
+        return entry, bytes(row[2]) if row[2] is not None else None
 
     def record(self, customer_id: str, digest: bytes, kelviq_id: str | None) -> None:
         """Remember an accepted payload; committed at once (WAL keeps this cheap)."""
         try:
             self._record(customer_id, digest, kelviq_id)
         except sqlite3.OperationalError as exc:
-            if self._conn.in_transaction:
-                self._conn.execute("ROLLBACK")
             # SQLite rolls the statement back: the journal stays consistent, one row short,
             # and that row is found again by the API (409 -> update) on the next run.
             raise OutputError(f"cannot write the journal {self.path}: {exc}") from None
 
     def _record(self, customer_id: str, digest: bytes, kelviq_id: str | None) -> None:
-        self._conn.execute("BEGIN")
-        self._conn.execute("DELETE FROM intents WHERE customer_id = ?", (customer_id,))
         self._conn.execute(
             "INSERT INTO customers (customer_id, payload_hash, kelviq_id) VALUES (?, ?, ?) "
             "ON CONFLICT (customer_id) DO UPDATE SET payload_hash = excluded.payload_hash, "
             "kelviq_id = COALESCE(excluded.kelviq_id, customers.kelviq_id), "
-            "updated_at = excluded.updated_at",
+            "updated_at = excluded.updated_at, pending = NULL",
             (customer_id, digest, kelviq_id),
         )
-        self._conn.execute("COMMIT")
 
     def record_intent(self, customer_id: str, digest: bytes) -> None:
         """Write ahead: this payload is about to be sent for this customerId."""
+        self.record_intents([(customer_id, digest)])
+
+    def record_intents(self, intents: Iterable[tuple[str, bytes]]) -> None:
+        """Write ahead for a batch of rows about to be sent, in one commit (a commit a row cost
+        as much as the rest of the journal's work)."""
         try:
-            self._conn.execute(
-                "INSERT OR REPLACE INTO intents (customer_id, payload_hash) VALUES (?, ?)",
-                (customer_id, digest),
-            )
+            with self._conn:
+                self._conn.executemany(
+                    "INSERT INTO customers (customer_id, payload_hash, pending) VALUES (?, ?, ?) "
+                    "ON CONFLICT (customer_id) DO UPDATE SET pending = excluded.pending",
+                    ((cid, _NONE, digest) for cid, digest in intents),
+                )
         except sqlite3.OperationalError as exc:
             raise OutputError(f"cannot write the journal {self.path}: {exc}") from None
 
     def intent(self, customer_id: str) -> bytes | None:
         """The digest of a payload sent for this customerId whose answer never came back."""
-        row = self._conn.execute(
-            "SELECT payload_hash FROM intents WHERE customer_id = ?", (customer_id,)
-        ).fetchone()
-        return bytes(row[0]) if row else None
+        return self.lookup(customer_id)[1]
 
     def forget(self, customer_id: str) -> None:
-        self._conn.execute("DELETE FROM customers WHERE customer_id = ?", (customer_id,))
+        """kelviq no longer has it: nothing accepted (an intent being sent stays)."""
+        self._conn.execute(
+            "UPDATE customers SET payload_hash = ? WHERE customer_id = ?", (_NONE, customer_id)
+        )
 
     def __len__(self) -> int:
-        return int(self._conn.execute("SELECT count(*) FROM customers").fetchone()[0])
+        """Customers with an accepted payload."""
+        return int(
+            self._conn.execute("SELECT count(*) FROM customers WHERE payload_hash != ?", (_NONE,)).fetchone()[
+                0
+            ]
+        )

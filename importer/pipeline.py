@@ -38,7 +38,7 @@ OnResult = Callable[[RowResult], None]
 FAILURE_RATE_MIN_ROWS = 20  # a failure rate means little before this many rows were sent
 GRACE_S = 3.0  # after a stop signal, how long requests in flight may still finish
 
-_Work = tuple[Mapped, "JournalEntry | None", bytes]
+_Work = tuple[Mapped, "JournalEntry | None", bytes, "bytes | None"]
 
 
 @dataclass
@@ -391,7 +391,7 @@ class _Driver:
         api, control, emit = self.api, self.control, self.emit
         api.use_lane(lane)
         while (work := await self.queue.get()) is not None:
-            item, known, digest = work
+            item, known, digest, intent = work
             reason = control.not_sent_reason()
             if reason is not None:
                 emit(_unsent(item, "not_sent", reason))
@@ -402,7 +402,7 @@ class _Driver:
             assert me is not None
             self.inflight.add(me)
             try:
-                result = await self.deliver(item, known, digest)
+                result = await self.deliver(item, known, digest, intent)
             except asyncio.CancelledError:
                 if control.not_sent_reason() is None:
                     raise  # not the grace period's cancel: the run itself is being torn down
@@ -425,6 +425,19 @@ class _Driver:
     async def produce(self) -> None:
         config, control, emit, journal = self.config, self.control, self.emit, self.journal
         queued = 0
+        # Rows go to the workers in small batches whose write-ahead intents are committed
+        # together before any of them can be sent. An intent for a row that is then never
+        # sent is harmless: the next run finds the customer absent and creates it.
+        batch: list[_Work] = []
+        batch_size = max(1, min(64, config.concurrency * 2))
+
+        async def flush() -> None:
+            if journal is not None and batch:
+                journal.record_intents((work[0].customer_id, work[2]) for work in batch)
+            for work in batch:
+                await self.queue.put(work)
+            batch.clear()
+
         for item in self.run.prepared.mapped():
             if item.payload is None:
                 emit(_invalid(item))
@@ -434,7 +447,7 @@ class _Driver:
                 emit(_unsent(item, "not_sent", reason))
                 continue
             digest = payload_hash(item.payload)
-            known = journal.get(item.customer_id) if journal is not None else None
+            known, intent = journal.lookup(item.customer_id) if journal is not None else (None, None)
             if known is not None and known.payload_hash == digest and not config.full:
                 emit(
                     RowResult(
@@ -453,8 +466,11 @@ class _Driver:
             if (reason := control.not_sent_reason()) is not None:
                 emit(_unsent(item, "not_sent", reason))
                 continue
-            await self.queue.put((item, known, digest))
+            batch.append((item, known, digest, intent))
             queued += 1
+            if len(batch) >= batch_size:
+                await flush()
+        await flush()
         for _ in self.workers:
             await self.queue.put(None)
 
