@@ -109,7 +109,7 @@ def bench_overhead(tmp: Path, n: int) -> None:
             bare.append(n / t)
             reset(server)
             state = tmp / f"overhead-{round_}.sqlite3"
-            t, summary = run_cli(tmp, source, server.base_url, "--rate", "0", "--state", str(state))
+            t, summary = run_cli(tmp, source, server.base_url, "--rate", "0", "--journal", str(state))
             assert summary["counts"] == {"created": n}, summary["counts"]
             tool.append(n / t)
     ratio = max(tool) / max(bare)
@@ -125,7 +125,9 @@ def bench_latency(tmp: Path, n: int) -> None:
     source = make_csv(tmp / "latency.csv", n)
     ideal = 64 / 0.050
     with SandboxProcess("--latency-ms", "50") as server:
-        _, summary = run_cli(tmp, source, server.base_url, "--rate", "0", "--concurrency", "64", "--no-state")
+        _, summary = run_cli(
+            tmp, source, server.base_url, "--rate", "0", "--concurrency", "64", "--no-journal"
+        )
         reset(server)
         # The same file through the bare httpx loop, for what the HTTP client allows here.
         _, done = timed([PY, str(ROOT / "bench" / "bare_loop.py"), str(source), server.base_url, KEY, "64"])
@@ -144,7 +146,7 @@ def bench_rate(tmp: Path, n: int) -> None:
     source = make_csv(tmp / "rate.csv", n)
     with SandboxProcess("--rate-limit", "200") as server:
         _, summary = run_cli(
-            tmp, source, server.base_url, "--rate", "200", "--concurrency", "16", "--no-state"
+            tmp, source, server.base_url, "--rate", "200", "--concurrency", "16", "--no-journal"
         )
         stats = server.stats()
     got = float(summary["rows_per_second"])  # type: ignore[arg-type]
@@ -157,7 +159,7 @@ def bench_rate(tmp: Path, n: int) -> None:
     )
     with SandboxProcess("--rate-limit", "100") as server:
         _, summary = run_cli(
-            tmp, source, server.base_url, "--rate", "1000", "--concurrency", "16", "--no-state"
+            tmp, source, server.base_url, "--rate", "1000", "--concurrency", "16", "--no-journal"
         )
         stats = server.stats()
     got = float(summary["rows_per_second"])  # type: ignore[arg-type]
@@ -188,7 +190,7 @@ def handler(request):
 
 summary = run_import(
     ImportConfig(input=Path(sys.argv[1]), base_url=sys.argv[2], api_key="k", rate=None, concurrency=16,
-                 state=Path(sys.argv[3]), report_dir=Path(sys.argv[4])),
+                 journal=Path(sys.argv[3]), report_dir=Path(sys.argv[4])),
     transport=httpx.MockTransport(handler),
 )
 assert summary.counts == {"created": int(sys.argv[5])}, summary.counts
@@ -216,7 +218,7 @@ def bench_memory_and_rerun(tmp: Path, small: int, large: int) -> None:
         peaks[large] <= 200 and ratio <= 1.2,
     )
     source = tmp / f"mem-{large}.csv"
-    t, summary = run_cli(tmp, source, DEAD_URL, "--state", str(tmp / f"mem-{large}.sqlite3"))
+    t, summary = run_cli(tmp, source, DEAD_URL, "--journal", str(tmp / f"mem-{large}.sqlite3"))
     requests = summary["requests"]
     record(
         f"Nightly re-run, {large:,} unchanged rows",

@@ -1,3 +1,5 @@
-from importer.cli import main
+"""`python -m importer`: the same command as `kelviq-import`."""
+
+from .cli import main
 
 main()

@@ -226,8 +226,8 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     dry_run: bool = False,
     mode: Mode = "upsert",
     on_conflict: OnConflict = "failed",
-    state: Path | None = None,
-    use_state: bool = True,
+    journal: Path | None = None,
+    use_journal: bool = True,
     full: bool = False,
     empty: Empty | None = None,
     limit: int | None = None,
@@ -270,8 +270,8 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
         dry_run=dry_run,
         mode=mode,
         on_conflict=on_conflict,
-        state=state,
-        use_state=use_state,
+        journal=journal,
+        use_journal=use_journal,
         full=full,
         empty=empty,
         limit=limit,
@@ -306,11 +306,20 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     help="With --mode create: what a customer that already exists (409) counts as.",
 )
 @click.option(
+    "--journal",
     "--state",
+    "journal",
     type=click.Path(path_type=Path),
-    help="Journal file [default: one per API under $XDG_STATE_HOME/kelviq-import/].",
+    help="Journal file [default: one per API under $KELVIQ_IMPORT_STATE, else "
+    "$XDG_STATE_HOME/kelviq-import/]. --state is the old name.",
 )
-@click.option("--no-state", is_flag=True, help="No journal: send every row, remember nothing.")
+@click.option(
+    "--no-journal",
+    "--no-state",
+    "no_journal",
+    is_flag=True,
+    help="No journal: send every row, remember nothing.",
+)
 @click.option(
     "--empty",
     type=click.Choice(EMPTY_CHOICES),
@@ -332,7 +341,7 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     help="Abort (exit 3) once this share of sent rows has failed, e.g. 0.05.",
 )
 def run(
-    quiet: bool, no_state: bool, verbose: int, log_file: Path | None, log_format: str, **options: Any
+    quiet: bool, no_journal: bool, verbose: int, log_file: Path | None, log_format: str, **options: Any
 ) -> None:
     """Import INPUT (.csv, .tsv, .csv.gz, .xlsx) into kelviq: one customer per valid row.
 
@@ -361,7 +370,7 @@ def run(
             quiet=quiet,
             inputs=(options["input_path"], options["mapping"]),
         )
-        config = _config(use_state=not no_state, **options)
+        config = _config(use_journal=not no_journal, **options)
         prepared = prepare(config)
         if quiet or not interactive():
             summary = run_import(config, prepared=prepared, handle_signals=True)
@@ -459,7 +468,7 @@ def validate(
             quiet=quiet,
             inputs=(options["input_path"], options["mapping"]),
         )
-        config = _config(dry_run=True, use_state=False, **options)
+        config = _config(dry_run=True, use_journal=False, **options)
         result = run_validate(config, preview=preview)
         print_validation(result, quiet)
         return result

@@ -61,8 +61,8 @@ class ImportConfig:
     dry_run: bool = False
     mode: Mode = "upsert"  # create: POST only; upsert: POST new, PATCH known; update: PATCH only
     on_conflict: OnConflict = "failed"  # create mode: what a 409 (already exists) counts as
-    state: Path | None = None  # the journal; None: derived from base_url (see state.py)
-    use_state: bool = True  # False: no journal, every row is sent
+    journal: Path | None = None  # the journal file; None: one per API (journal.default_state_path)
+    use_journal: bool = True  # False: no journal, every row is sent
     full: bool = False  # ignore the journal's "unchanged", send every row (still records)
     empty: Empty | None = None  # keep | clear: what an empty mapped cell means; None: the mapping's
     limit: int | None = None  # a trial run: send only the first N rows that need a request
@@ -92,8 +92,8 @@ class ImportConfig:
             raise UsageError("--max-failures must be 0 or more")
         if self.max_failure_rate is not None and not 0 < self.max_failure_rate <= 1:
             raise UsageError("--max-failure-rate must be a share between 0 and 1, such as 0.05")
-        if self.full and not self.use_state:
-            raise UsageError("--full and --no-state contradict each other: --full still records")
+        if self.full and not self.use_journal:
+            raise UsageError("--full and --no-journal contradict each other: --full still records")
         if self.empty is not None and self.empty not in EMPTY_CHOICES:
             raise UsageError("--empty must be keep or clear")
         _check_base_url(self.base_url)

@@ -136,8 +136,10 @@ async def arun_import(
     """
     prepared = prepared or prepare(config)
     journal = None
-    if config.use_state and not config.dry_run:
-        journal = Journal.open(config.state or default_state_path(config.base_url), base_url=config.base_url)
+    if config.use_journal and not config.dry_run:
+        journal = Journal.open(
+            config.journal or default_state_path(config.base_url), base_url=config.base_url
+        )
     try:
         run = _Run(
             config=config,

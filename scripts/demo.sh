@@ -20,7 +20,7 @@ echo "== sandbox running at $url"
 echo "== kelviq-import run sample_data/customers.csv --mapping sample_data/mapping.example.toml"
 set +e
 KELVIQ_API_KEY=sandbox-demo-key "$BIN/kelviq-import" run sample_data/customers.csv \
-  --mapping sample_data/mapping.example.toml --base-url "$url" --rate 0 --concurrency 16 --no-state
+  --mapping sample_data/mapping.example.toml --base-url "$url" --rate 0 --concurrency 16 --no-journal
 code=$?
 set -e
 echo "== exit code $code (1 = some rows were invalid: sample_data has 7 bad rows on purpose)"

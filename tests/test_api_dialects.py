@@ -54,16 +54,16 @@ def test_a_second_import_without_a_journal_finds_every_customer(dialect: Dialect
     """Relies on: a duplicate POST is refused (either dialect); PATCH updates."""
     source = make_csv(tmp_path / "in.csv", 50)
     with SandboxServer(dialect.options()) as server:
-        first = run_import(cfg(server, source, tmp_path / "a", use_state=False))
+        first = run_import(cfg(server, source, tmp_path / "a", use_journal=False))
         assert first.counts == {"created": 50}
-        again = run_import(cfg(server, source, tmp_path / "b", use_state=False))  # a new machine
+        again = run_import(cfg(server, source, tmp_path / "b", use_journal=False))  # a new machine
         assert again.exit_code == 0 and again.counts == {"updated": 50}
         assert max(server.app.creates_by_id.values()) == 1 and len(server.app.customers) == 50
         # With the journal that the first run leaves behind, ten edits are ten PATCHes.
-        run_import(cfg(server, source, tmp_path / "c", state=tmp_path / "j.sqlite3"))
+        run_import(cfg(server, source, tmp_path / "c", journal=tmp_path / "j.sqlite3"))
         server.app.requests.clear()
         edited = make_csv(tmp_path / "edited.csv", 50, edited=set(range(0, 50, 5)))
-        summary = run_import(cfg(server, edited, tmp_path / "d", state=tmp_path / "j.sqlite3"))
+        summary = run_import(cfg(server, edited, tmp_path / "d", journal=tmp_path / "j.sqlite3"))
         assert summary.counts == {"unchanged": 40, "updated": 10}
         assert server.app.requests["PATCH"] == 10 and server.app.requests["POST"] == 0
         assert server.app.customers["D0005"]["name"] == "Name 5 (edited)"
@@ -74,14 +74,14 @@ def test_create_mode_and_conflicts(dialect: Dialect, tmp_path: Path, mode: str) 
     """Relies on: a duplicate POST is refused. create: --on-conflict decides; upsert: PATCH."""
     source = make_csv(tmp_path / "in.csv", 6)
     with SandboxServer(dialect.options()) as server:
-        run_import(cfg(server, make_csv(tmp_path / "first.csv", 3), tmp_path / "a", use_state=False))
-        summary = run_import(cfg(server, source, tmp_path / "b", mode=mode, use_state=False))
+        run_import(cfg(server, make_csv(tmp_path / "first.csv", 3), tmp_path / "a", use_journal=False))
+        summary = run_import(cfg(server, source, tmp_path / "b", mode=mode, use_journal=False))
         if mode == "create":
             assert summary.counts == {"created": 3, "failed": 3}
             errors = [r["error"] for r in read_csv(tmp_path / "b" / "results.csv") if r["status"] == "failed"]
             assert all("already exists in kelviq (--mode create)" in e for e in errors)
             lenient = run_import(
-                cfg(server, source, tmp_path / "c", mode="create", on_conflict="unchanged", use_state=False)
+                cfg(server, source, tmp_path / "c", mode="create", on_conflict="unchanged", use_journal=False)
             )
             assert lenient.counts == {"unchanged": 6} and lenient.exit_code == 0
         else:
@@ -93,14 +93,14 @@ def test_patch_of_an_unknown_customer(dialect: Dialect, tmp_path: Path) -> None:
     source = make_csv(tmp_path / "in.csv", 4)
     journal = tmp_path / "j.sqlite3"
     with SandboxServer(dialect.options()) as server:
-        run_import(cfg(server, source, tmp_path / "a", state=journal))
+        run_import(cfg(server, source, tmp_path / "a", journal=journal))
         server.app.customers.pop("D0001")  # deleted in kelviq since
         edited = make_csv(tmp_path / "e.csv", 4, edited={0, 1, 2, 3})
-        upsert = run_import(cfg(server, edited, tmp_path / "b", state=journal))
+        upsert = run_import(cfg(server, edited, tmp_path / "b", journal=journal))
         assert upsert.counts == {"updated": 3, "created": 1}
         assert server.app.customers["D0001"]["name"] == "Name 1 (edited)"
         server.app.customers.pop("D0002")
-        update = run_import(cfg(server, source, tmp_path / "c", state=journal, mode="update"))
+        update = run_import(cfg(server, source, tmp_path / "c", journal=journal, mode="update"))
         assert update.counts == {"updated": 3, "failed": 1}
         failed = read_csv(tmp_path / "c" / "failed.csv")
         assert (
@@ -118,7 +118,7 @@ def test_lost_responses_are_created_exactly_once_without_a_journal(dialect: Dial
             server.app.creates_by_id.clear()
             report = tmp_path / mode
             summary = run_import(
-                cfg(server, source, report, mode=mode, use_state=False, retry=retry, timeout=2)
+                cfg(server, source, report, mode=mode, use_journal=False, retry=retry, timeout=2)
             )
             assert summary.counts == {"created": 200}, summary.counts
             assert len(server.app.customers) == 200 and max(server.app.creates_by_id.values()) == 1
@@ -131,11 +131,11 @@ def test_ids_with_slash_percent_space_and_hash_are_addressable(dialect: Dialect,
     journal = tmp_path / "j.sqlite3"
     with SandboxServer(dialect.options()) as server:
         first = run_import(
-            cfg(server, make_csv(tmp_path / "a.csv", 6, ids=ids), tmp_path / "a", state=journal)
+            cfg(server, make_csv(tmp_path / "a.csv", 6, ids=ids), tmp_path / "a", journal=journal)
         )
         assert first.counts == {"created": 6}
         edited = make_csv(tmp_path / "b.csv", 6, ids=ids, edited=set(range(6)))
-        second = run_import(cfg(server, edited, tmp_path / "b", state=journal))
+        second = run_import(cfg(server, edited, tmp_path / "b", journal=journal))
         assert second.counts == {"updated": 6}
         assert {cid: c["name"] for cid, c in server.app.customers.items()} == {
             cid: f"Name {i} (edited)" for i, cid in enumerate(ids)
@@ -146,7 +146,7 @@ def test_ids_with_slash_percent_space_and_hash_are_addressable(dialect: Dialect,
 def test_dot_segment_ids_are_invalid_rows(dialect: Dialect, tmp_path: Path) -> None:
     source = write(tmp_path / "in.csv", "id,name\n.,Dot\n..,Dots\nok,Fine\n")
     with SandboxServer(dialect.options()) as server:
-        summary = run_import(cfg(server, source, tmp_path / "r", use_state=False))
+        summary = run_import(cfg(server, source, tmp_path / "r", use_journal=False))
         assert summary.counts == {"created": 1, "invalid": 2}
         assert server.app.requests["PATCH"] == 0 and list(server.app.customers) == ["ok"]
     errors = [r["error"] for r in read_csv(tmp_path / "r" / "results.csv") if r["status"] == "invalid"]
@@ -159,18 +159,18 @@ def test_clear_sends_null_for_emptied_cells_and_verify_checks_it(dialect: Dialec
     full = write(tmp_path / "full.csv", "id,email,name,line2,city\nc1,c1@example.com,Ada,Apt 4,Oslo\n")
     emptied = write(tmp_path / "emptied.csv", "id,email,name,line2,city\nc1,,Ada,,Oslo\n")
     with SandboxServer(dialect.options()) as server:
-        run_import(cfg(server, full, tmp_path / "a", state=journal))
-        keep = run_import(cfg(server, emptied, tmp_path / "b", state=journal))
+        run_import(cfg(server, full, tmp_path / "a", journal=journal))
+        keep = run_import(cfg(server, emptied, tmp_path / "b", journal=journal))
         assert keep.counts == {"updated": 1}
         assert server.app.customers["c1"]["email"] == "c1@example.com"  # keep: left as it was
         kept = verify(cfg(server, emptied, tmp_path / "v1"))
         assert kept.counts == {"match": 1}
-        clear = run_import(cfg(server, emptied, tmp_path / "c", state=journal, empty="clear"))
+        clear = run_import(cfg(server, emptied, tmp_path / "c", journal=journal, empty="clear"))
         assert clear.counts == {"updated": 1}
         record = server.app.customers["c1"]
         assert record["email"] is None and record["billingAddress"] == {"city": "Oslo", "line2": None}
         assert verify(cfg(server, emptied, tmp_path / "v2", empty="clear")).counts == {"match": 1}
-        run_import(cfg(server, full, tmp_path / "d", state=journal))  # back, then verify sees the diff
+        run_import(cfg(server, full, tmp_path / "d", journal=journal))  # back, then verify sees the diff
         differs = verify(cfg(server, emptied, tmp_path / "v3", empty="clear"))
         assert differs.counts == {"different": 1} and differs.exit_code == 1
         detail = read_csv(tmp_path / "v3" / "verify.csv")[0]["differences"]
@@ -181,9 +181,11 @@ def test_the_mapping_file_can_choose_clear(dialect: Dialect, tmp_path: Path) -> 
     mapping = write(tmp_path / "m.toml", 'empty = "clear"\n[fields]\ncustomerId = "id"\nname = "name"\n')
     journal = tmp_path / "j.sqlite3"
     with SandboxServer(dialect.options()) as server:
-        run_import(cfg(server, write(tmp_path / "a.csv", "id,name\nc1,Ada\n"), tmp_path / "a", state=journal))
+        run_import(
+            cfg(server, write(tmp_path / "a.csv", "id,name\nc1,Ada\n"), tmp_path / "a", journal=journal)
+        )
         emptied = write(tmp_path / "b.csv", "id,name\nc1,\n")
-        run_import(cfg(server, emptied, tmp_path / "b", state=journal, mapping=mapping))
+        run_import(cfg(server, emptied, tmp_path / "b", journal=journal, mapping=mapping))
         assert server.app.customers["c1"]["name"] is None
 
 
@@ -219,7 +221,7 @@ def test_an_unclear_refusal_is_confirmed_by_a_lookup(tmp_path: Path, no_sleep) -
         patch = api.patch(f"{BASE}/customers/old/").mock(
             return_value=httpx.Response(200, json={"id": "u-old", "customerId": "old", "name": "Old"})
         )
-        summary = run_import(mocked(tmp_path, source, use_state=False), sleep=no_sleep)
+        summary = run_import(mocked(tmp_path, source, use_journal=False), sleep=no_sleep)
     assert summary.counts == {"updated": 1, "failed": 1} and patch.call_count == 1
     failed = read_csv(tmp_path / "rep" / "results.csv")
     new = next(r for r in failed if r["customerId"] == "new")
@@ -243,7 +245,7 @@ def test_without_a_retrieve_route_the_search_decides(tmp_path: Path, no_sleep) -
         patch = api.patch(f"{BASE}/customers/C1/").mock(
             return_value=httpx.Response(200, json={"id": "u1", "customerId": "C1"})
         )
-        summary = run_import(mocked(tmp_path, source, use_state=False), sleep=no_sleep)
+        summary = run_import(mocked(tmp_path, source, use_journal=False), sleep=no_sleep)
     assert summary.counts == {"updated": 1} and patch.call_count == 1
 
 
@@ -268,7 +270,7 @@ def test_a_2xx_that_is_not_the_customer_is_a_failed_row_and_not_journaled(
     with respx.mock(assert_all_called=False) as api:
         api.get(f"{BASE}/customers/").mock(return_value=httpx.Response(200, json=LISTING))
         api.post(f"{BASE}/customers/").mock(return_value=answer)
-        summary = run_import(mocked(tmp_path, source, state=tmp_path / "j.sqlite3"), sleep=no_sleep)
+        summary = run_import(mocked(tmp_path, source, journal=tmp_path / "j.sqlite3"), sleep=no_sleep)
     assert summary.counts == {"failed": 1}
     result = read_csv(tmp_path / "rep" / "results.csv")[0]
     assert why in result["error"]
@@ -332,7 +334,7 @@ def test_an_api_that_goes_away_mid_run_aborts_with_rows_not_sent(tmp_path: Path,
         api.post(f"{BASE}/customers/").mock(side_effect=flaky)
         summary = run_import(
             ImportConfig(input=source, base_url=BASE, api_key="k", rate=None, concurrency=1,
-                         report_dir=tmp_path / "rep", retry=retry, use_state=False),
+                         report_dir=tmp_path / "rep", retry=retry, use_journal=False),
             sleep=no_sleep,
         )  # fmt: skip
     assert summary.exit_code == 3 and "unreachable" in (summary.aborted or "")

@@ -141,3 +141,19 @@ def test_help_is_fast_because_heavy_libraries_load_lazily() -> None:
         env={**os.environ, "PYTHONWARNINGS": ""},
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_old_journal_flags_still_work(tmp_path: Path) -> None:
+    """--state/--no-state were renamed --journal/--no-journal ("state" meant three things)."""
+    from importer.cli import _config
+
+    base = {
+        "input_path": SAMPLE / "customers.csv", "sheet": None, "encoding": None, "delimiter": None,
+        "header_row": None, "mapping": None, "on_duplicate": "error", "allow_empty": False,
+        "report_dir": None, "report_root": None, "dry_run": True,
+    }  # fmt: skip
+    assert _config(**base, journal=tmp_path / "j").journal == tmp_path / "j"
+    old = invoke(
+        ["run", str(SAMPLE / "customers.csv"), "--dry-run", "--no-state", "--report-dir", str(tmp_path / "r")]
+    )
+    assert old.exit_code == 1  # accepted: 7 invalid rows, nothing sent

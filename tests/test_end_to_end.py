@@ -195,7 +195,7 @@ def test_failed_csv_keeps_the_inputs_encoding_and_delimiter(sandbox, api_key, tm
                 rate=None,
                 encoding="cp1252",
                 report_dir=tmp_path / report,
-                use_state=False,
+                use_journal=False,
             )
         )
 

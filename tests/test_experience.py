@@ -71,7 +71,7 @@ def test_a_terminal_gets_live_progress_and_a_summary_table(tmp_path: Path) -> No
             str(SAMPLE / "customers.csv"),
             "--rate",
             "250",
-            "--no-state",
+            "--no-journal",
             "--report-dir",
             str(tmp_path / "r"),
         ]
@@ -88,7 +88,7 @@ def test_a_terminal_gets_live_progress_and_a_summary_table(tmp_path: Path) -> No
 def test_quiet_or_no_terminal_means_no_progress(tmp_path: Path) -> None:
     with SandboxServer() as server:
         env = {"KELVIQ_API_KEY": "sandbox-demo-key", "KELVIQ_BASE_URL": server.base_url}
-        base = ["run", str(SAMPLE / "customers.csv"), "--rate", "0", "--no-state"]
+        base = ["run", str(SAMPLE / "customers.csv"), "--rate", "0", "--no-journal"]
         code, screen = run_on_a_terminal([*base, "--quiet", "--report-dir", str(tmp_path / "q")], env)
         piped = kelviq(*base, "--report-dir", str(tmp_path / "p"), env={**os.environ, **env})
     assert code == 1 and "rows/s" not in screen and "ETA" not in screen
@@ -106,7 +106,7 @@ def test_json_logs_have_one_event_per_line_and_no_per_row_noise_at_v(tmp_path: P
             str(SAMPLE / "customers.csv"),
             "--rate",
             "0",
-            "--no-state",
+            "--no-journal",
             "-v",
             "--log-format",
             "json",
@@ -132,7 +132,7 @@ def test_an_abort_is_an_event_of_its_own_even_without_v(tmp_path: Path) -> None:
         done = kelviq(
             "run",
             str(SAMPLE / "customers.csv"),
-            "--no-state",
+            "--no-journal",
             "--log-format",
             "json",
             "--report-dir",
@@ -218,7 +218,7 @@ def test_report_html_shows_what_summary_json_says_in_a_real_browser(tmp_path: Pa
             str(SAMPLE / "customers.csv"),
             "--rate",
             "150",
-            "--no-state",
+            "--no-journal",
             "--report-dir",
             str(report),
             env=env,
@@ -288,7 +288,7 @@ def test_the_python_api_for_orchestrators(tmp_path: Path) -> None:
                 api_key="sandbox-demo-key",
                 rate=None,
                 report_dir=tmp_path / "r",
-                state=tmp_path / "j.sqlite3",
+                journal=tmp_path / "j.sqlite3",
             )
         )
         assert isinstance(summary, Summary) and summary.counts == {"created": 293, "invalid": 7}
@@ -299,7 +299,7 @@ def test_the_python_api_for_orchestrators(tmp_path: Path) -> None:
                 base_url=server.base_url,
                 api_key="wrong",
                 report_dir=tmp_path / "bad",
-                use_state=False,
+                use_journal=False,
             )
         )
     assert bad.aborted and bad.exit_code == 3 and issubclass(importer.AuthenticationError, RunAborted)

@@ -86,7 +86,7 @@ def test_faults_lose_nothing_and_duplicate_nothing(
                 retry=RETRY,
                 mode=mode,
                 report_dir=tmp_path / "r",
-                state=tmp_path / "journal.sqlite3",
+                journal=tmp_path / "journal.sqlite3",
             )
         )
         stats = server.stats()
@@ -229,7 +229,7 @@ def test_the_key_never_appears_in_any_output_report_or_log(tmp_path: Path) -> No
                 str(tmp_path / f"r{i}"),
                 "--rate",
                 "0",
-                "--no-state",
+                "--no-journal",
                 "--log-file",
                 str(tmp_path / f"log{i}.txt"),
                 *extra,
@@ -297,7 +297,7 @@ def test_a_full_disk_while_writing_the_report_is_a_clear_error_and_the_journal_h
     journal = tmp_path / "journal.sqlite3"
     with SandboxServer() as server:
         env = {"KELVIQ_API_KEY": "sandbox-demo-key", "KELVIQ_BASE_URL": server.base_url}
-        args = ["run", str(SAMPLE / "customers.csv"), "--rate", "0", "--state", str(journal)]
+        args = ["run", str(SAMPLE / "customers.csv"), "--rate", "0", "--journal", str(journal)]
         result = CliRunner().invoke(
             main, [*args, "--report-dir", str(report)], env=env, catch_exceptions=False
         )

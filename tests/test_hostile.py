@@ -300,7 +300,7 @@ def test_a_create_whose_answer_died_with_the_run_is_reported_created_next_time(
     with SandboxServer(dialect.options(lose_response_rate=1.0, seed=1)) as server:
         first = run_import(
             ImportConfig(input=source, base_url=server.base_url, api_key=KEY, rate=None, mode=mode,
-                         state=journal, report_dir=tmp_path / "a", retry=RetryPolicy(attempts=1)),
+                         journal=journal, report_dir=tmp_path / "a", retry=RetryPolicy(attempts=1)),
         )  # fmt: skip
         assert first.counts == {"failed": 10} and len(server.app.customers) == 10
         with Journal.open(journal, base_url=server.base_url) as j:
@@ -309,7 +309,7 @@ def test_a_create_whose_answer_died_with_the_run_is_reported_created_next_time(
         server.app.requests.clear()
         again = run_import(
             ImportConfig(input=source, base_url=server.base_url, api_key=KEY, rate=None, mode=mode,
-                         state=journal, report_dir=tmp_path / "b"),
+                         journal=journal, report_dir=tmp_path / "b"),
         )  # fmt: skip
         assert again.counts == {"created": 10}
         assert server.app.requests["PATCH"] == 0  # no needless update of what we created

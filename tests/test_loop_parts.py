@@ -80,7 +80,7 @@ def test_limit_sends_only_the_first_rows(tmp_path: Path) -> None:
     with SandboxServer() as server:
         summary = run_import(
             ImportConfig(input=source, base_url=server.base_url, api_key=KEY, rate=None, limit=5,
-                         use_state=False, report_dir=tmp_path / "r")
+                         use_journal=False, report_dir=tmp_path / "r")
         )  # fmt: skip
         assert summary.counts == {"created": 5, "not_sent": 25} and summary.exit_code == 0
         assert sorted(server.app.customers) == [f"L{i}" for i in range(5)]

@@ -182,8 +182,17 @@ def test_quiet_prints_exactly_one_line_for_every_exit_code(tmp_path: Path) -> No
     with SandboxServer() as server, SandboxServer(SandboxOptions(latency_ms=20)) as slow:
         env = {"KELVIQ_API_KEY": KEY}
         cases = [
-            ("run", str(good), "--base-url", server.base_url, "--rate", "0", "--state", str(tmp_path / "j")),
-            ("run", str(bad), "--base-url", server.base_url, "--no-state"),
+            (
+                "run",
+                str(good),
+                "--base-url",
+                server.base_url,
+                "--rate",
+                "0",
+                "--journal",
+                str(tmp_path / "j"),
+            ),
+            ("run", str(bad), "--base-url", server.base_url, "--no-journal"),
             ("run", str(tmp_path / "missing.csv"), "--base-url", server.base_url),
         ]
         for args in cases:
@@ -191,13 +200,13 @@ def test_quiet_prints_exactly_one_line_for_every_exit_code(tmp_path: Path) -> No
             out, err = proc.communicate(timeout=120)
             seen[proc.returncode] = out + err
         proc = quiet_run(
-            "run", str(good), "--base-url", server.base_url, "--no-state", env={"KELVIQ_API_KEY": "wrong"}
+            "run", str(good), "--base-url", server.base_url, "--no-journal", env={"KELVIQ_API_KEY": "wrong"}
         )
         out, err = proc.communicate(timeout=60)
         seen[proc.returncode] = out + err
         for sig in (signal.SIGINT, signal.SIGTERM):
             proc = quiet_run(
-                "run", str(good), "--base-url", slow.base_url, "--rate", "0", "--no-state", env=env
+                "run", str(good), "--base-url", slow.base_url, "--rate", "0", "--no-journal", env=env
             )
             deadline = time.monotonic() + 30
             while slow.app.requests["POST"] < 20 and time.monotonic() < deadline:

@@ -39,7 +39,7 @@ def make_csv(path: Path, n: int, *, changed: frozenset[int] = frozenset(), extra
 
 
 def cfg(server: SandboxServer | SandboxProcess, input: Path, tmp_path: Path, name: str, **kw) -> ImportConfig:  # type: ignore[no-untyped-def]
-    kw.setdefault("state", tmp_path / "journal.sqlite3")
+    kw.setdefault("journal", tmp_path / "journal.sqlite3")
     kw.setdefault("retry", FAST_RETRY)
     kw.setdefault("concurrency", 16)
     return ImportConfig(
@@ -86,13 +86,13 @@ def test_full_ignores_the_journal(dialect: Dialect, tmp_path: Path) -> None:
 def test_create_mode_reports_existing_customers_as_configured(dialect: Dialect, tmp_path: Path) -> None:
     source = make_csv(tmp_path / "in.csv", 20)
     with SandboxServer(dialect.options()) as server:
-        run_import(cfg(server, source, tmp_path, "a", use_state=False))
-        failed = run_import(cfg(server, source, tmp_path, "b", use_state=False, mode="create"))
+        run_import(cfg(server, source, tmp_path, "a", use_journal=False))
+        failed = run_import(cfg(server, source, tmp_path, "b", use_journal=False, mode="create"))
         assert failed.counts == {"failed": 20}
         error = read_csv(tmp_path / "b" / "results.csv")[0]["error"]
         assert "already exists in kelviq" in error
         skipped = run_import(
-            cfg(server, source, tmp_path, "c", use_state=False, mode="create", on_conflict="unchanged")
+            cfg(server, source, tmp_path, "c", use_journal=False, mode="create", on_conflict="unchanged")
         )
         assert skipped.counts == {"unchanged": 20} and skipped.exit_code == 0
         assert max(server.app.creates_by_id.values()) == 1
@@ -100,7 +100,7 @@ def test_create_mode_reports_existing_customers_as_configured(dialect: Dialect, 
 
 def test_update_mode_reports_unknown_customers_per_row(dialect: Dialect, tmp_path: Path) -> None:
     with SandboxServer(dialect.options()) as server:
-        run_import(cfg(server, make_csv(tmp_path / "a.csv", 5), tmp_path, "a", use_state=False))
+        run_import(cfg(server, make_csv(tmp_path / "a.csv", 5), tmp_path, "a", use_journal=False))
         summary = run_import(
             cfg(server, make_csv(tmp_path / "b.csv", 5, extra=2), tmp_path, "b", mode="update")
         )
@@ -142,7 +142,7 @@ def test_a_second_run_on_the_same_journal_exits_3_and_changes_nothing(
     source = make_csv(tmp_path / "in.csv", 10)
     with SandboxServer(dialect.options()) as server:
         config = cfg(server, source, tmp_path, "second")
-        with Journal.open(config.state, base_url=server.base_url):  # type: ignore[arg-type]
+        with Journal.open(config.journal, base_url=server.base_url):  # type: ignore[arg-type]
             with pytest.raises(RunAborted, match=r"another kelviq-import run .* is using the journal"):
                 run_import(config)
             result = CliRunner().invoke(
@@ -152,8 +152,8 @@ def test_a_second_run_on_the_same_journal_exits_3_and_changes_nothing(
                     str(source),
                     "--base-url",
                     server.base_url,
-                    "--state",
-                    str(config.state),
+                    "--journal",
+                    str(config.journal),
                     "--report-dir",
                     str(tmp_path / "cli"),
                 ],
@@ -211,7 +211,7 @@ def test_sigkill_at_several_points_then_rerun_creates_each_customer_once(
             "0",
             "--concurrency",
             "16",
-            "--state",
+            "--journal",
             str(tmp_path / "j.sqlite3"),
         ]
         for n, kill_at in enumerate((1_500, 5_000, 9_000)):
@@ -244,7 +244,7 @@ def test_sigterm_stops_gracefully_with_a_complete_report(dialect: Dialect, tmp_p
             server.base_url,
             "--rate",
             "0",
-            "--state",
+            "--journal",
             str(tmp_path / "j.sqlite3"),
         ]
         proc = run_cli([*args, "--report-dir", str(tmp_path / "r")])
@@ -313,7 +313,7 @@ def test_quiet_prints_one_line(dialect: Dialect, tmp_path: Path) -> None:
                 "--base-url",
                 server.base_url,
                 "--quiet",
-                "--state",
+                "--journal",
                 str(tmp_path / "j"),
                 "--report-dir",
                 str(tmp_path / "r"),

@@ -185,13 +185,13 @@ def test_the_hosts_signal_handlers_are_left_alone_or_restored_exactly(tmp_path: 
     try:
         with mock_api():
             run_import(
-                cfg(tmp_path, SAMPLE / "customers.csv", use_state=False),
+                cfg(tmp_path, SAMPLE / "customers.csv", use_journal=False),
                 sleep=no_sleep,
                 on_result=lambda r: seen_during.append(signal.getsignal(signal.SIGTERM)),
             )
             assert set(seen_during) == {host_handler}  # not asked: never touched, even during the run
             run_import(
-                cfg(tmp_path, SAMPLE / "customers.csv", use_state=False, report_dir=tmp_path / "b"),
+                cfg(tmp_path, SAMPLE / "customers.csv", use_journal=False, report_dir=tmp_path / "b"),
                 sleep=no_sleep,
                 handle_signals=True,
             )
@@ -209,10 +209,12 @@ def test_inside_a_running_loop_use_arun_import(tmp_path: Path, no_sleep) -> None
 
     async def host() -> tuple[str, dict[str, int]]:
         try:
-            run_import(cfg(tmp_path, SAMPLE / "customers.csv", use_state=False), sleep=no_sleep)
+            run_import(cfg(tmp_path, SAMPLE / "customers.csv", use_journal=False), sleep=no_sleep)
         except UsageError as exc:
             refused = str(exc)
-        summary = await arun_import(cfg(tmp_path, SAMPLE / "customers.csv", use_state=False), sleep=no_sleep)
+        summary = await arun_import(
+            cfg(tmp_path, SAMPLE / "customers.csv", use_journal=False), sleep=no_sleep
+        )
         return refused, summary.counts
 
     with mock_api():
@@ -243,5 +245,5 @@ def test_the_client_paces_every_attempt(tmp_path: Path, no_sleep) -> None:  # ty
     source = write(tmp_path / "in.csv", "id,name\n" + "".join(f"p{i},N\n" for i in range(5)))
     with mock_api() as router, pytest.MonkeyPatch.context() as mp:
         mp.setattr(Pacer, "acquire", counting)
-        run_import(cfg(tmp_path, source, use_state=False, rate=1000.0), sleep=no_sleep)
+        run_import(cfg(tmp_path, source, use_journal=False, rate=1000.0), sleep=no_sleep)
         assert len(acquired) == router.calls.call_count == 6 and set(acquired) == {1000.0}

@@ -93,7 +93,7 @@ def test_every_request_passes_prisms_validation(
     prism: Prism, tmp_path: Path, mode: str, source: Path, mapping: Path | None
 ) -> None:
     before, bad_before = prism.received(), len(prism.violations())
-    summary = run_import(config(prism, source, tmp_path / "r", mode=mode, mapping=mapping, use_state=False))
+    summary = run_import(config(prism, source, tmp_path / "r", mode=mode, mapping=mapping, use_journal=False))
     sent = sum(v for k, v in summary.counts.items() if k not in ("invalid", "skipped"))
     assert prism.received() - before >= sent > 0  # every valid row reached Prism (+ preflight)
     assert prism.violations()[bad_before:] == []
@@ -102,7 +102,7 @@ def test_every_request_passes_prisms_validation(
 def test_cleared_fields_pass_prisms_validation(prism: Prism, tmp_path: Path) -> None:
     source = write(tmp_path / "in.csv", "id,email,name,line2,city\nc1,,,,\nc2,,Ada,,Oslo\n")
     bad_before = len(prism.violations())
-    run_import(config(prism, source, tmp_path / "r", mode="update", empty="clear", use_state=False))
+    run_import(config(prism, source, tmp_path / "r", mode="update", empty="clear", use_journal=False))
     assert prism.violations()[bad_before:] == []
 
 
@@ -110,7 +110,7 @@ def test_addresses_prism_refuses_never_reach_it(prism: Prism, tmp_path: Path) ->
     lines = ["id,email"] + [f'p{i},"{e}"' for i, e in enumerate(PROBES)] + ["idn,user@münchen.de"]
     source = write(tmp_path / "probe.csv", "\n".join(lines) + "\n")
     before, bad_before = prism.received(), len(prism.violations())
-    summary = run_import(config(prism, source, tmp_path / "r", mode="create", use_state=False))
+    summary = run_import(config(prism, source, tmp_path / "r", mode="create", use_journal=False))
     assert summary.counts.get("invalid") == len(PROBES)
     assert prism.received() - before == 2  # the preflight and the IDNA address, nothing else
     assert prism.violations()[bad_before:] == []

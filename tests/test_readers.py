@@ -255,3 +255,40 @@ def test_shared_datablist_sample_reads_with_quoted_commas() -> None:
     got = list(table.rows())
     assert len(got) == 20 and table.columns[1] == "Customer Id"
     assert got[0].cells[4] == "Gillespie, Chapman and Evans"
+
+
+def test_an_ods_spreadsheet_reads_like_a_workbook(tmp_path: Path) -> None:
+    """README claims .ods: a minimal OpenDocument spreadsheet, written by hand (no writer is
+    installed), read through calamine like an .xlsx."""
+    import zipfile
+
+    content = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+        'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+        'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" office:version="1.2">'
+        '<office:body><office:spreadsheet><table:table table:name="Export">'
+        '<table:table-row><table:table-cell office:value-type="string"><text:p>id</text:p></table:table-cell>'
+        '<table:table-cell office:value-type="string"><text:p>email</text:p></table:table-cell>'
+        "</table:table-row>"
+        '<table:table-row><table:table-cell office:value-type="float" office:value="42"><text:p>42</text:p>'
+        '</table:table-cell><table:table-cell office:value-type="string"><text:p>a@example.com</text:p>'
+        "</table:table-cell></table:table-row>"
+        "</table:table></office:spreadsheet></office:body></office:document-content>"
+    )
+    manifest = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<manifest:manifest xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0">'
+        '<manifest:file-entry manifest:full-path="/" '
+        'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+        '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+        "</manifest:manifest>"
+    )
+    path = tmp_path / "sheet.ods"
+    with zipfile.ZipFile(path, "w") as ods:
+        ods.writestr(zipfile.ZipInfo("mimetype"), "application/vnd.oasis.opendocument.spreadsheet")
+        ods.writestr("META-INF/manifest.xml", manifest)
+        ods.writestr("content.xml", content)
+    table = open_table(path)
+    assert table.columns == ("id", "email") and table.sheet == "Export"
+    assert [r.cells for r in table.rows()] == [("42", "a@example.com")]
