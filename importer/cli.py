@@ -115,7 +115,7 @@ _input_options = _options(
 
 
 def _setup_logging(
-    *, verbose: int, log_file: Path | None, log_format: str, quiet: bool, inputs: tuple[Path | None, ...]
+    verbose: int, log_file: Path | None, log_format: str, *, quiet: bool, inputs: tuple[Path | None, ...]
 ) -> None:
     from .logs import configure
 
@@ -364,11 +364,7 @@ def run(
         from .prepare import prepare
 
         _setup_logging(
-            verbose=verbose,
-            log_file=log_file,
-            log_format=log_format,
-            quiet=quiet,
-            inputs=(options["input_path"], options["mapping"]),
+            verbose, log_file, log_format, quiet=quiet, inputs=(options["input_path"], options["mapping"])
         )
         config = _config(use_journal=not no_journal, **options)
         prepared = prepare(config)
@@ -420,9 +416,9 @@ def verify(
         from .verify import verify as run_verify
 
         _setup_logging(
-            verbose=verbose,
-            log_file=log_file,
-            log_format=log_format,
+            verbose,
+            log_file,
+            log_format,
             quiet=quiet,
             inputs=(options["input_path"], options["mapping"], *more),
         )
@@ -462,11 +458,7 @@ def validate(
         from .validate import validate as run_validate
 
         _setup_logging(
-            verbose=verbose,
-            log_file=log_file,
-            log_format=log_format,
-            quiet=quiet,
-            inputs=(options["input_path"], options["mapping"]),
+            verbose, log_file, log_format, quiet=quiet, inputs=(options["input_path"], options["mapping"])
         )
         config = _config(dry_run=True, use_journal=False, **options)
         result = run_validate(config, preview=preview)

@@ -193,10 +193,6 @@ class KelviqClient:
         """No request starts from now on, first try or retry; waits for a retry end at once."""
         self._stop.set()
 
-    @property
-    def stopping(self) -> bool:
-        return self._stop.is_set()
-
     async def __aenter__(self) -> KelviqClient:
         return self
 

@@ -189,10 +189,6 @@ class Journal:
             (customer_id, digest, kelviq_id),
         )
 
-    def record_intent(self, customer_id: str, digest: bytes) -> None:
-        """Write ahead: this payload is about to be sent for this customerId."""
-        self.record_intents([(customer_id, digest)])
-
     def record_intents(self, intents: Iterable[tuple[str, bytes]]) -> None:
         """Write ahead for a batch of rows about to be sent, in one commit (a commit a row cost
         as much as the rest of the journal's work)."""

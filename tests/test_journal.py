@@ -17,7 +17,7 @@ BASE = "https://api.example.test/api/v1"
 def test_an_intent_is_written_ahead_and_cleared_by_the_record(tmp_path: Path) -> None:
     digest = payload_hash({"customerId": "c1", "name": "Ada"})
     with Journal.open(tmp_path / "j.sqlite3", base_url=BASE) as journal:
-        journal.record_intent("c1", digest)
+        journal.record_intents([("c1", digest)])
         assert journal.intent("c1") == digest and journal.get("c1") is None
         journal.record("c1", digest, "uuid-1")
         assert journal.intent("c1") is None
