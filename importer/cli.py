@@ -6,6 +6,7 @@ Heavy imports (httpx, calamine, email-validator) happen inside the commands so `
 
 from __future__ import annotations
 
+import atexit
 import os
 import stat
 import sys
@@ -18,6 +19,7 @@ import click
 from .config import EMPTY_CHOICES, MODES, ON_CONFLICT, ON_DUPLICATE, SANDBOX_URL
 from .console import interactive, print_summary, print_summary_line, print_validation, print_verify, run_line
 from .errors import ExitCode, ImporterError, UsageError
+from .readers import FORMATS
 
 if TYPE_CHECKING:
     from .config import Empty, ImportConfig, Mode, OnConflict, OnDuplicate
@@ -59,6 +61,13 @@ def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
 _table_options = _options(
     click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path)),
     click.option("--sheet", help="Worksheet to read from an Excel workbook [default: the first]."),
+    click.option(
+        "--format",
+        "file_format",
+        type=click.Choice(FORMATS),
+        help="What INPUT is when its name does not say: for `-` (stdin, default csv) or a file "
+        "without a suffix.",
+    ),
     click.option("--encoding", help="Encoding of a CSV file [default: UTF-8, or as its BOM says]."),
     click.option("--delimiter", help="CSV delimiter [default: sniffed from the file]."),
     click.option(
@@ -171,6 +180,35 @@ _api_options = _options(
 )
 
 
+def _spool_if_stream(path: Path, file_format: str | None) -> tuple[Path, str | None]:
+    """``-`` (stdin), ``/dev/stdin`` or a named pipe can be read once; the duplicate scan and the
+    import read the input twice. Such an input is copied to a private temporary file first
+    (removed at exit), named ``stdin.<format>`` so that every message names it."""
+    import shutil
+    import stat
+    import tempfile
+
+    if str(path) == "-":
+        source = sys.stdin.buffer
+    else:
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            return path, file_format  # the reader says what is wrong with it
+        if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
+            return path, file_format
+        source = path.open("rb")
+    file_format = file_format or "csv"
+    spool_dir = Path(tempfile.mkdtemp(prefix="kelviq-import-stdin-"))
+    atexit.register(shutil.rmtree, spool_dir, ignore_errors=True)
+    spooled = spool_dir / f"stdin.{file_format}"
+    with spooled.open("wb") as out:
+        shutil.copyfileobj(source, out, 1 << 20)
+    if source is not sys.stdin.buffer:
+        source.close()
+    return spooled, file_format
+
+
 def _same_file(a: Path, b: Path) -> bool:
     try:
         return a.exists() and b.exists() and a.samefile(b)
@@ -206,6 +244,7 @@ def _read_key(api_key_file: Path | None) -> str:
 def _config(  # noqa: PLR0913 - every option a command has, by name
     *,
     input_path: Path,
+    file_format: str | None,
     sheet: str | None,
     encoding: str | None,
     delimiter: str | None,
@@ -250,8 +289,10 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
         if os.environ.get("KELVIQ_IMPORT_REPORTS") != str(report_root):
             raise UsageError("--report-dir and --report-root contradict each other; pass one")
         report_root = None  # the environment's default yields to an explicit --report-dir
+    input_path, file_format = _spool_if_stream(input_path, file_format)
     return ImportConfig(
         input=input_path,
+        file_format=file_format,
         base_url=SANDBOX_URL if use_sandbox else (base_url or PRODUCTION_URL),
         api_key="" if dry_run else _read_key(api_key_file),
         mapping=mapping,
@@ -519,7 +560,8 @@ def init_mapping(input_path: Path, delimiter: str | None, **options: Any) -> Non
         from .mapping_file import draft_mapping
         from .readers import open_table
 
-        table = open_table(input_path, delimiter=_delimiter(delimiter), **options)
+        path, options["file_format"] = _spool_if_stream(input_path, options["file_format"])
+        table = open_table(path, delimiter=_delimiter(delimiter), **options)
         from .mapping import InputSettings
 
         settings = InputSettings(

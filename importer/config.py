@@ -47,6 +47,7 @@ class ImportConfig:
     api_key: str = field(default="", repr=False)
     mapping: Path | None = None
     sheet: str | None = None
+    file_format: str | None = None  # csv, tsv, xlsx…: what the input is when its name does not say
     encoding: str | None = None
     delimiter: str | None = None
     header_row: int | None = None  # None: the first non-blank line/row

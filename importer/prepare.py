@@ -65,7 +65,8 @@ def prepare(config: ImportConfig) -> Prepared:
     """Open the input, resolve the mapping, and find duplicate customerIds: no network."""
     from_file = load_mapping(config.mapping) if config.mapping else None
     settings = from_file.input if from_file is not None else InputSettings()
-    workbook = config.input.name.lower().endswith(EXCEL_SUFFIXES)
+    name = f"x.{config.file_format}" if config.file_format else config.input.name.lower()
+    workbook = name.endswith(EXCEL_SUFFIXES)
     # Flags win over the mapping's [input]; a setting that does not apply to this kind of file
     # (a sheet for the failed.csv of a workbook, an encoding for a workbook) is left out.
     table = open_table(
@@ -74,6 +75,7 @@ def prepare(config: ImportConfig) -> Prepared:
         encoding=config.encoding or (None if workbook else settings.encoding),
         delimiter=config.delimiter or (None if workbook else settings.delimiter),
         header_row=config.header_row or settings.header_row,
+        file_format=config.file_format,
     )
     mapping = from_file or Mapping.guess(table.columns)
     mapper = mapping.compile(table.columns, where=str(config.input), empty=config.empty)

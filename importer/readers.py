@@ -24,6 +24,7 @@ __all__ = [
     "CSV_SUFFIXES",
     "ERROR_COLUMN",
     "EXCEL_SUFFIXES",
+    "FORMATS",
     "REPORT_COLUMNS",
     "ROW_COLUMN",
     "SourceRow",
@@ -37,6 +38,7 @@ ROW_COLUMN = "kelviq_import_row"
 ERROR_COLUMN = "kelviq_import_error"
 REPORT_COLUMNS = (ROW_COLUMN, ERROR_COLUMN)
 
+FORMATS = ("csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods")  # for --format
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
 SNIFF_BYTES = 64 * 1024
@@ -101,11 +103,13 @@ def open_table(
     encoding: str | None = None,
     delimiter: str | None = None,
     header_row: int | None = None,
+    file_format: str | None = None,
 ) -> Table:
     """Open ``path``, read its header and check that rows can be streamed from it.
 
     ``header_row`` is the 1-based line or sheet row holding the header when it is not the
-    first one (a title or export notes above it).
+    first one (a title or export notes above it). ``file_format`` (csv, tsv, xlsx, …) says what
+    the file is when its name does not (a spooled stdin, an export without a suffix).
     """
     path = Path(path)
     try:
@@ -120,7 +124,7 @@ def open_table(
         raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
     if path.is_dir():
         raise InputError(f"{path}: is a directory, expected a .csv, .tsv or .xlsx file")
-    suffix = _suffix(path)
+    suffix = f".{file_format}" if file_format else _suffix(path)
     try:
         with path.open("rb") as fh:
             head = fh.read(SNIFF_BYTES)

@@ -148,8 +148,8 @@ def test_the_old_journal_flags_still_work(tmp_path: Path) -> None:
     from importer.cli import _config
 
     base = {
-        "input_path": SAMPLE / "customers.csv", "sheet": None, "encoding": None, "delimiter": None,
-        "header_row": None, "mapping": None, "on_duplicate": "error", "allow_empty": False,
+        "input_path": SAMPLE / "customers.csv", "file_format": None, "sheet": None, "encoding": None,
+        "delimiter": None, "header_row": None, "mapping": None, "on_duplicate": "error", "allow_empty": False,
         "report_dir": None, "report_root": None, "dry_run": True,
     }  # fmt: skip
     assert _config(**base, journal=tmp_path / "j").journal == tmp_path / "j"

@@ -113,3 +113,26 @@ def test_one_journal_for_every_user_of_a_machine(tmp_path: Path, monkeypatch: py
         assert "journal: " + str(tmp_path / "shared") in first.output
         again = invoke(*args, "--quiet")  # another user, same machine: nothing sent again
         assert "unchanged 1" in again.output and server.app.requests["POST"] == 1
+
+
+def test_stdin_and_pipes_are_read_like_the_file(tmp_path: Path) -> None:
+    """`cat export.csv | kelviq-import run -`: spooled once, then read twice like a file."""
+    import subprocess
+    import sys
+
+    def validate(*args: str, stdin: bytes) -> list[tuple[str, str]]:
+        report = tmp_path / f"r{len(list(tmp_path.iterdir()))}"
+        subprocess.run(
+            [sys.executable, "-m", "importer", "validate", *args, "--report-dir", str(report)],
+            input=stdin, capture_output=True, timeout=60,
+        )  # fmt: skip
+        return [(r["row"], r["status"]) for r in read_csv(report / "results.csv")]
+
+    data = (SAMPLE / "customers.csv").read_bytes()
+    from_file = validate(str(SAMPLE / "customers.csv"), stdin=b"")
+    assert validate("-", stdin=data) == from_file
+    assert validate("/dev/stdin", stdin=data) == from_file
+    tsv = data.decode().replace(",", "\t").encode()  # the sample has no quoted commas in use
+    assert len(validate("-", "--format", "tsv", stdin=tsv)) == len(from_file)
+    no_suffix = write(tmp_path / "export", data.decode())
+    assert validate(str(no_suffix), "--format", "csv", stdin=b"") == from_file
