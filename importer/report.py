@@ -32,6 +32,7 @@ __all__ = [
     "default_report_dir",
     "file_sha256",
     "open_output",
+    "refuse_unsafe_output",
     "safe_cell",
 ]
 
@@ -117,12 +118,10 @@ def safe_cell(text: str) -> str:
     return "'" + text if text.startswith(_FORMULA_START) else text
 
 
-def open_output(
-    path: Path, *, protected: tuple[Path, ...] = (), encoding: str = "utf-8", errors: str = "strict"
-) -> IO[str]:
-    """Open a report file for writing, never through a symlink planted in the report directory
-    and never onto one of the run's own inputs (a failed.csv fed back from its own report
-    directory would be truncated before it was read)."""
+def refuse_unsafe_output(path: Path, *, protected: tuple[Path, ...] = ()) -> None:
+    """Raise unless ``path`` may be written: never through a symlink planted in the report
+    directory and never onto one of the run's own inputs (a failed.csv fed back from its own
+    report directory would be truncated before it was read). Opens nothing."""
     for source in protected:
         try:
             if path.exists() and path.samefile(source):
@@ -136,6 +135,14 @@ def open_output(
         raise OutputError(
             f"cannot write the report {path}: it is a symbolic link; refusing to write through it"
         )
+
+
+def open_output(
+    path: Path, *, protected: tuple[Path, ...] = (), encoding: str = "utf-8", errors: str = "strict"
+) -> IO[str]:
+    """Open a report file for writing after ``refuse_unsafe_output``; ``O_NOFOLLOW`` closes
+    the gap between the check and the open."""
+    refuse_unsafe_output(path, protected=protected)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0), 0o644)
     except OSError as exc:
@@ -188,8 +195,9 @@ class Reporter:
         except OSError as exc:
             raise OutputError(f"cannot write the report in {directory}: {exc.strerror or exc}") from None
         for name in ("results.csv", "failed.csv", "summary.json", "report.html"):
-            if (directory / name).exists():  # refused before any file is truncated
-                open_output(directory / name, protected=protected).close()
+            # All four checked before any is opened: a planted report.html must stop the run
+            # now, not after every row was sent.
+            refuse_unsafe_output(directory / name, protected=protected)
         self._results_fh: IO[str] = open_output(directory / "results.csv", protected=protected)
         # errors="replace" can only touch the error column: the user's own cells came from
         # this very encoding.
