@@ -1,4 +1,4 @@
-"""kelviq-import: bulk-import customers from CSV or Excel into kelviq.
+"""kelviq-import: bulk-import customers from CSV, Excel, JSON or Parquet into kelviq.
 
 The library works without the CLI::
 
@@ -7,6 +7,9 @@ The library works without the CLI::
     summary = run_import(ImportConfig(input=Path("customers.csv"), base_url=..., api_key=...))
     if summary.exit_code:
         ...
+
+``input`` may also be a pandas DataFrame or any iterable of dicts; inside an event loop use
+``await arun_import(...)`` (and ``avalidate``/``averify``).
 
 Names are imported lazily so that ``kelviq-import --help`` does not pay for httpx and calamine.
 """
@@ -39,6 +42,8 @@ __all__ = [
     "VerifySummary",
     "__version__",
     "arun_import",
+    "avalidate",
+    "averify",
     "prepare",
     "run_import",
     "validate",
@@ -53,6 +58,8 @@ _LAZY = {
     "prepare": "prepare",
     "run_import": "pipeline",
     "arun_import": "pipeline",
+    "avalidate": "validate",
+    "averify": "verify",
     "validate": "validate",
     "verify": "verify",
 }
@@ -62,8 +69,8 @@ if TYPE_CHECKING:
     from .pipeline import arun_import, run_import
     from .prepare import prepare
     from .report import Summary
-    from .validate import validate
-    from .verify import VerifySummary, verify
+    from .validate import avalidate, validate
+    from .verify import VerifySummary, averify, verify
 
 
 def __getattr__(name: str) -> Any:

@@ -19,7 +19,7 @@ import click
 from .config import EMPTY_CHOICES, MODES, ON_CONFLICT, ON_DUPLICATE, SANDBOX_URL
 from .console import interactive, print_summary, print_summary_line, print_validation, print_verify, run_line
 from .errors import ExitCode, ImporterError, UsageError
-from .readers import FORMATS
+from .readers import FORMATS, sniff_format
 
 if TYPE_CHECKING:
     from .config import Empty, ImportConfig, Mode, OnConflict, OnDuplicate
@@ -198,15 +198,18 @@ def _spool_if_stream(path: Path, file_format: str | None) -> tuple[Path, str | N
         if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
             return path, file_format
         source = path.open("rb")
-    file_format = file_format or "csv"
     spool_dir = Path(tempfile.mkdtemp(prefix="kelviq-import-stdin-"))
     atexit.register(shutil.rmtree, spool_dir, ignore_errors=True)
-    spooled = spool_dir / f"stdin.{file_format}"
+    spooled = spool_dir / "stdin"
     with spooled.open("wb") as out:
         shutil.copyfileobj(source, out, 1 << 20)
     if source is not sys.stdin.buffer:
         source.close()
-    return spooled, file_format
+    if file_format is None:  # no name to go by: the first bytes say (Parquet, a workbook, JSON)
+        with spooled.open("rb") as fh:
+            file_format = sniff_format(fh.read(64))
+    named = spooled.rename(spool_dir / f"stdin.{file_format}")
+    return named, file_format
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -417,7 +420,7 @@ def run(
         from .timeline import Timeline
 
         timeline = Timeline()
-        with LiveProgress(timeline, config.input.name) as live:
+        with LiveProgress(timeline, config.path.name) as live:
             summary = run_import(config, prepared=prepared, timeline=timeline, handle_signals=True)
         live.console.print(summary_table(summary))
         live.console.print(f"  {summary_line(summary)}")
@@ -567,7 +570,7 @@ def init_mapping(input_path: Path, delimiter: str | None, **options: Any) -> Non
         settings = InputSettings(
             encoding=table.encoding if table.encoding not in (None, "utf-8", "utf-8-sig") else None,
             delimiter=table.delimiter if table.delimiter not in (None, ",") else None,
-            header_row=table.header_row if table.header_row != 1 else None,
+            header_row=table.header_row if table.header_row > 1 else None,
             sheet=table.sheet,
         )
         click.echo(draft_mapping(table.columns, input_path.name, settings), nl=False)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, get_args
 from urllib.parse import urlsplit
 
 from .errors import UsageError
+from .sources import Source
 
 __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "ImportConfig", "RetryPolicy"]
 
@@ -42,7 +44,10 @@ class RetryPolicy:
 class ImportConfig:
     """Everything ``run_import`` needs. ``api_key`` is kept out of ``repr``."""
 
-    input: Path
+    # A file (path), or for the Python API a pandas DataFrame or an iterable of mappings
+    # (sources.py spools those to a file for the run; ``path`` is then that file).
+    input: Source
+    input_name: str | None = None  # how reports name the input; None: its path
     base_url: str = PRODUCTION_URL
     api_key: str = field(default="", repr=False)
     mapping: Path | None = None
@@ -70,7 +75,21 @@ class ImportConfig:
     max_failures: int | None = None  # abort once more rows than this have failed
     max_failure_rate: float | None = None  # abort once this share of sent rows has failed
 
+    @property
+    def path(self) -> Path:
+        """The input file; an in-memory source must have gone through sources.materialised."""
+        if not isinstance(self.input, Path):
+            raise UsageError("this input is not a file yet: use it through run_import/validate/verify")
+        return self.input
+
+    @property
+    def display(self) -> str:
+        """The input as messages and summaries name it."""
+        return self.input_name or str(self.input)
+
     def __post_init__(self) -> None:
+        if isinstance(self.input, str | os.PathLike) and not isinstance(self.input, Path):
+            object.__setattr__(self, "input", Path(self.input))
         if self.concurrency < 1:
             raise UsageError("--concurrency must be at least 1")
         if self.rate is not None and self.rate <= 0:

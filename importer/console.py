@@ -90,16 +90,14 @@ def print_validation(result: Validation, quiet: bool) -> None:
         print_summary_line(summary)
         return
     valid = summary.counts.get("valid", 0)
-    where = (
-        f"sheet {summary.sheet!r}"
-        if summary.sheet
-        else (f"{summary.encoding}, {summary.delimiter!r}-separated")
-    )
+    if summary.sheet:
+        where = f"sheet {summary.sheet!r}, header on row {summary.header_row}"
+    elif summary.delimiter:
+        where = f"{summary.encoding}, {summary.delimiter!r}-separated, header on row {summary.header_row}"
+    else:
+        where = summary.file_format
     others = "".join(f", {v} {k}" for k, v in summary.counts.items() if k != "valid")
-    click.echo(
-        f"{Path(summary.input).name}: {summary.rows} rows ({where}, header on row "
-        f"{summary.header_row}): {valid} valid{others}"
-    )
+    click.echo(f"{Path(summary.input).name}: {summary.rows} rows ({where}): {valid} valid{others}")
     click.echo(f"mapping: {result.describe}")
     if unused := summary.unused_columns:
         click.echo(

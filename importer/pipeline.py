@@ -29,6 +29,7 @@ from .logs import event
 from .mapping import Mapped
 from .prepare import Prepared, prepare
 from .report import Reporter, RowResult, Summary, counts_text, default_report_dir, file_sha256
+from .sources import materialised
 from .statuses import Status
 from .timeline import Timeline
 
@@ -97,14 +98,7 @@ def run_import(
     a library leaves the host's signals alone unless asked, and always restores them.
     Inside a running event loop (Jupyter, an async task), use ``await arun_import(...)``.
     """
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        pass
-    else:
-        raise UsageError(
-            "run_import() was called inside a running event loop; use `await arun_import(...)` there"
-        )
+    refuse_running_loop("run_import", "arun_import")
     return asyncio.run(
         arun_import(
             config,
@@ -134,26 +128,36 @@ async def arun_import(
     a host that must stay responsive meanwhile can run ``prepare`` in a thread first and pass
     ``prepared``.
     """
-    prepared = prepared or prepare(config)
-    journal = None
-    if config.use_journal and not config.dry_run:
-        journal = Journal.open(
-            config.journal or default_state_path(config.base_url), base_url=config.base_url
-        )
+    with materialised(config) as ready:
+        prepared = prepared or prepare(ready)
+        journal = None
+        if ready.use_journal and not ready.dry_run:
+            journal = Journal.open(
+                ready.journal or default_state_path(ready.base_url), base_url=ready.base_url
+            )
+        try:
+            run = _Run(
+                config=ready,
+                prepared=prepared,
+                journal=journal,
+                timeline=timeline or Timeline(),
+                transport=transport,
+                sleep=sleep,
+                on_result=on_result,
+            )
+            return await run.execute(handle_signals=handle_signals)
+        finally:
+            if journal is not None:
+                journal.close()
+
+
+def refuse_running_loop(name: str, async_name: str) -> None:
+    """The sync entry points run their own event loop; inside one, the async twin is the way."""
     try:
-        run = _Run(
-            config=config,
-            prepared=prepared,
-            journal=journal,
-            timeline=timeline or Timeline(),
-            transport=transport,
-            sleep=sleep,
-            on_result=on_result,
-        )
-        return await run.execute(handle_signals=handle_signals)
-    finally:
-        if journal is not None:
-            journal.close()
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    raise UsageError(f"{name}() was called inside a running event loop; use `await {async_name}(...)` there")
 
 
 @dataclass
@@ -174,7 +178,7 @@ class _Run:
     def __post_init__(self) -> None:
         config, table, journal = self.config, self.prepared.table, self.journal
         self.report_dir = config.report_dir or default_report_dir(config.report_root)
-        protected = tuple(p for p in (config.input, config.mapping, journal.path if journal else None) if p)
+        protected = tuple(p for p in (config.path, config.mapping, journal.path if journal else None) if p)
         self.reporter = Reporter(
             self.report_dir,
             table.columns,
@@ -189,9 +193,9 @@ class _Run:
         event(
             logging.INFO,
             "run_start",
-            f"{'validating' if config.dry_run else 'importing'} {config.input} ({prepared.rows} rows, "
+            f"{'validating' if config.dry_run else 'importing'} {config.display} ({prepared.rows} rows, "
             f"mode {config.mode}) into {'nothing (dry run)' if config.dry_run else config.base_url}",
-            input=str(config.input),
+            input=config.display,
             rows=prepared.rows,
             mode=config.mode,
             base_url=None if config.dry_run else config.base_url,
@@ -272,8 +276,8 @@ class _Run:
         config, prepared, reporter, timeline = self.config, self.prepared, self.reporter, self.timeline
         table = prepared.table
         return Summary(
-            input=str(config.input),
-            input_sha256=file_sha256(Path(config.input)),
+            input=config.display,
+            input_sha256=file_sha256(config.path),
             base_url=None if config.dry_run else config.base_url,
             dry_run=config.dry_run,
             counts={k: reporter.counts[k] for k in sorted(reporter.counts)},
@@ -290,6 +294,7 @@ class _Run:
             journal=str(self.journal.path) if self.journal is not None else None,
             requests=timeline.requests,
             retries=timeline.retries,
+            file_format=table.kind_name,
             sheet=table.sheet,
             encoding=table.encoding,
             delimiter=table.delimiter,

@@ -12,7 +12,7 @@ from .errors import InputError
 from .mapping import InputSettings, Mapped, Mapping, RowMapper
 from .mapping_file import load_mapping
 from .problems import Problem
-from .readers import EXCEL_SUFFIXES, Table, open_table
+from .readers import EXCEL_SUFFIXES, RECORD_SUFFIXES, Table, open_table
 
 __all__ = ["Prepared", "prepare"]
 
@@ -65,26 +65,28 @@ def prepare(config: ImportConfig) -> Prepared:
     """Open the input, resolve the mapping, and find duplicate customerIds: no network."""
     from_file = load_mapping(config.mapping) if config.mapping else None
     settings = from_file.input if from_file is not None else InputSettings()
-    name = f"x.{config.file_format}" if config.file_format else config.input.name.lower()
+    name = f"x.{config.file_format}" if config.file_format else config.path.name.lower()
     workbook = name.endswith(EXCEL_SUFFIXES)
+    records = name.endswith(RECORD_SUFFIXES)
+    text = not workbook and not records
     # Flags win over the mapping's [input]; a setting that does not apply to this kind of file
     # (a sheet for the failed.csv of a workbook, an encoding for a workbook) is left out.
     table = open_table(
-        config.input,
+        config.path,
         sheet=config.sheet or (settings.sheet if workbook else None),
-        encoding=config.encoding or (None if workbook else settings.encoding),
-        delimiter=config.delimiter or (None if workbook else settings.delimiter),
-        header_row=config.header_row or settings.header_row,
+        encoding=config.encoding or (settings.encoding if text else None),
+        delimiter=config.delimiter or (settings.delimiter if text else None),
+        header_row=config.header_row or (None if records else settings.header_row),
         file_format=config.file_format,
     )
     mapping = from_file or Mapping.guess(table.columns)
-    mapper = mapping.compile(table.columns, where=str(config.input), empty=config.empty)
+    mapper = mapping.compile(table.columns, where=config.display, empty=config.empty)
     rows, duplicates = _scan_ids(table, mapper)
     if rows == 0 and not config.allow_empty:
         # Loud by default: a nightly export that arrives with a header and nothing else is
         # far more often a broken export than an empty customer list.
         raise InputError(
-            f"{config.input}: no data rows below the header (line {table.header_row}); "
+            f"{config.display}: no data rows below the header (line {table.header_row}); "
             "pass --allow-empty if an empty file is normal for this job"
         )
     return Prepared(table, mapping, mapper, rows, duplicates, config.on_duplicate)

@@ -1,7 +1,8 @@
 """Read an input file as a stream of rows: ``path -> columns + iterator of SourceRow``.
 
 Every cell is text. CSV-like files go through the stdlib csv parser, Excel workbooks through
-calamine, both one row at a time, so memory stays flat whatever the file size.
+calamine, JSON Lines, JSON arrays and Parquet through records.py, all one row (or one record
+batch) at a time, so memory stays flat whatever the file size.
 """
 
 from __future__ import annotations
@@ -15,21 +16,24 @@ import io
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, NamedTuple, cast
+from typing import IO, Any, Literal, NamedTuple, cast
 
 from .errors import InputError
 from .problems import Problem
+from .records import Record, array_records, jsonl_records, parquet_columns, parquet_records
 
 __all__ = [
     "CSV_SUFFIXES",
     "ERROR_COLUMN",
     "EXCEL_SUFFIXES",
     "FORMATS",
+    "RECORD_SUFFIXES",
     "REPORT_COLUMNS",
     "ROW_COLUMN",
     "SourceRow",
     "Table",
     "open_table",
+    "sniff_format",
 ]
 
 # The two columns failed.csv adds to the input's own: the row's line in the original file, and
@@ -38,9 +42,30 @@ ROW_COLUMN = "kelviq_import_row"
 ERROR_COLUMN = "kelviq_import_error"
 REPORT_COLUMNS = (ROW_COLUMN, ERROR_COLUMN)
 
-FORMATS = ("csv", "tsv", "txt", "xlsx", "xlsm", "xls", "ods")  # for --format
+FORMATS = (
+    "csv",
+    "tsv",
+    "txt",
+    "xlsx",
+    "xlsm",
+    "xls",
+    "ods",
+    "jsonl",
+    "ndjson",
+    "json",
+    "parquet",
+)  # --format
 CSV_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls", ".ods")
+RECORD_SUFFIXES = (".jsonl", ".ndjson", ".json", ".parquet")
+Kind = Literal["csv", "excel", "jsonl", "json", "parquet"]
+KIND_NAMES: dict[Kind, str] = {
+    "csv": "CSV",
+    "excel": "workbook",
+    "jsonl": "JSON Lines",
+    "json": "JSON array",
+    "parquet": "Parquet",
+}
 SNIFF_BYTES = 64 * 1024
 # A bigger field is an unclosed quote swallowing the file, not data; 1 MB cells still read.
 FIELD_LIMIT = 16 * 1024 * 1024
@@ -51,7 +76,8 @@ class SourceRow(NamedTuple):
     """One record of the input.
 
     ``row`` is where a person finds it: the line a CSV record starts on (the header is line 1
-    unless ``--header-row`` says otherwise), the row number shown by a spreadsheet.
+    unless ``--header-row`` says otherwise), the row number shown by a spreadsheet, the line of
+    a JSON Lines record, the position (1 first) of a JSON array element or a Parquet record.
     ``cells`` follow ``Table.columns``; ``problem`` is set when the record itself is broken
     (too many or too few fields), in which case ``cells`` holds what it had, padded or cut.
     """
@@ -67,11 +93,15 @@ class Table:
 
     path: Path
     columns: tuple[str, ...]
-    kind: str  # "csv" or "excel"
+    kind: Kind
     encoding: str | None
     delimiter: str | None
     sheet: str | None
-    header_row: int = 1  # the line (CSV) or sheet row (Excel) the header ends on
+    header_row: int = 1  # the line (CSV) or sheet row (Excel) the header ends on; 0: records
+
+    @property
+    def kind_name(self) -> str:
+        return KIND_NAMES[self.kind]
 
     @property
     def source_row_at(self) -> int | None:
@@ -79,7 +109,12 @@ class Table:
         return self.columns.index(ROW_COLUMN) if ROW_COLUMN in self.columns else None
 
     def rows(self) -> Iterator[SourceRow]:
-        rows = _excel_rows(self) if self.kind == "excel" else _csv_rows(self)
+        if self.kind == "excel":
+            rows = _excel_rows(self)
+        elif self.kind == "csv":
+            rows = _csv_rows(self)
+        else:
+            return _record_rows(self)
         at = self.source_row_at
         if at is None:
             return rows
@@ -88,9 +123,25 @@ class Table:
         return (r._replace(row=int(r.cells[at])) if r.cells[at].isdigit() else r for r in rows)
 
 
+def sniff_format(head: bytes) -> str:
+    """What a nameless input (stdin, a pipe) holds, from its first bytes; csv when unsure."""
+    text = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    if head.startswith(b"PAR1"):
+        return "parquet"
+    if head.startswith(b"PK\x03\x04"):
+        return "xlsx"
+    if head.startswith(bytes.fromhex("d0cf11e0a1b11ae1")):
+        return "xls"
+    if text.startswith(b"{"):
+        return "jsonl"
+    if text.startswith(b"["):
+        return "json"
+    return "csv"
+
+
 def _suffix(path: Path) -> str:
     name = path.name.lower()
-    for suffix in CSV_SUFFIXES + EXCEL_SUFFIXES:
+    for suffix in CSV_SUFFIXES + EXCEL_SUFFIXES + RECORD_SUFFIXES:
         if name.endswith(suffix):
             return suffix
     return path.suffix.lower()
@@ -140,9 +191,15 @@ def open_table(
         if delimiter is not None:
             raise InputError(f"{path}: --delimiter applies to CSV files, not to workbooks")
         return _open_excel(path, sheet, header_row)
+    if suffix in RECORD_SUFFIXES:
+        for flag, value in (("--delimiter", delimiter), ("--sheet", sheet), ("--header-row", header_row)):
+            if value is not None:
+                raise InputError(f"{path}: {flag} applies to CSV files or workbooks, not to {suffix[1:]}")
+        return _open_records(path, suffix, head, encoding)
     if suffix not in CSV_SUFFIXES:
         raise InputError(
-            f"{path}: unsupported file type {suffix or '(none)'!r}; use .csv, .tsv, .csv.gz or .xlsx"
+            f"{path}: unsupported file type {suffix or '(none)'!r}; use .csv, .tsv, .csv.gz, .xlsx, "
+            ".jsonl, .json or .parquet (or name the format with --format)"
         )
     if sheet is not None:
         raise InputError(f"{path}: --sheet applies to workbooks (.xlsx), not to CSV files")
@@ -457,6 +514,86 @@ def _encoding_hint(table: Table, offset: int | None = None) -> str:
         shown = f" (that line reads {snippet.decode(names[0], errors='replace').strip()!r} in {names[0]})"
     others = f" or {', '.join(names[1:])}" if names[1:] else ""
     return f"it looks like {names[0]}{others}{shown}: run again with --encoding {names[0]}"
+
+
+# --- Records: JSON Lines, JSON arrays, Parquet ----------------------------------------------
+
+
+def _open_records(path: Path, suffix: str, head: bytes, encoding: str | None) -> Table:
+    if suffix == ".parquet":
+        columns = parquet_columns(path)
+        return Table(path, _record_columns(path, columns), "parquet", None, None, None, 0)
+    encoding = _text_encoding(encoding) if encoding else "utf-8"
+    kind: Kind = "jsonl" if suffix in (".jsonl", ".ndjson") else "json"
+    text = head.decode(encoding, errors="replace").removeprefix("\ufeff").lstrip()
+    if not text:
+        raise InputError(f"{path}: the file is empty")
+    if kind == "json" and text.startswith("{"):
+        # One object per line saved as .json (a common export): read as JSON Lines when the
+        # first line is a whole object; a single pretty-printed object is not a customer list.
+        try:
+            import json
+
+            json.loads(text.splitlines()[0])
+        except ValueError:
+            raise InputError(
+                f"{path}: holds one JSON object; a .json input is an array of objects "
+                "([{…}, {…}]) or one object per line (JSON Lines)"
+            ) from None
+        kind = "jsonl"
+    table = Table(path, (), kind, encoding, None, None, 0)
+    seen: dict[str, None] = {}
+    for _, cells, _ in _records_of(table):
+        for name in cells:
+            if name not in seen:
+                seen[name] = None
+    return Table(path, _record_columns(path, list(seen)), kind, encoding, None, None, 0)
+
+
+def _text_encoding(encoding: str) -> str:
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        raise InputError(f"--encoding {encoding!r}: unknown encoding (try utf-8, cp1252, latin-1)") from None
+    if not getattr(info, "_is_text_encoding", True):
+        raise InputError(f"--encoding {encoding!r}: not a text encoding (try utf-8, cp1252, latin-1)")
+    return info.name
+
+
+def _record_columns(path: Path, names: list[str]) -> tuple[str, ...]:
+    """Keys as columns: each must be told apart from the others as a mapping would."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.strip().casefold()
+        if key in seen:
+            raise InputError(
+                f"{path}: the keys {seen[key]!r} and {name!r} differ only in case or spaces; "
+                "a mapping could not tell them apart: rename one"
+            )
+        if not name.strip():
+            raise InputError(f"{path}: a key with no name ({name!r}); name it")
+        seen[key] = name
+    return tuple(names)
+
+
+def _records_of(table: Table) -> Iterator[Record]:
+    if table.kind == "parquet":
+        return parquet_records(table.path)
+    if table.kind == "jsonl":
+        return jsonl_records(table.path, table.encoding or "utf-8")
+    return array_records(table.path, table.encoding or "utf-8")
+
+
+def _record_rows(table: Table) -> Iterator[SourceRow]:
+    index = {name: i for i, name in enumerate(table.columns)}
+    width = len(table.columns)
+    for row, cells, problem in _records_of(table):
+        out = [""] * width
+        for name, text in cells.items():
+            at = index.get(name)
+            if at is not None:
+                out[at] = text
+        yield SourceRow(row, tuple(out), problem)
 
 
 # --- Excel -----------------------------------------------------------------------------------

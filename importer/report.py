@@ -75,6 +75,7 @@ class Summary:
     journal: str | None = None
     requests: int = 0
     retries: int = 0
+    file_format: str = "CSV"  # CSV, workbook, JSON Lines, JSON array, Parquet
     sheet: str | None = None
     encoding: str | None = None
     delimiter: str | None = None

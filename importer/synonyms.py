@@ -117,10 +117,22 @@ def norm_header(header: str) -> str:
     return re.sub(r"[^0-9a-z]", "", folded)
 
 
+# A nested record's dotted column (``address.city``, ``contact.email`` from JSON or Parquet) is
+# also known by its last part, under these parents only (``plan.name`` is no customer's name),
+# the address ones first: billing.city wins over shipping.city, which is never guessed.
+ADDRESS_PARENTS = ("billingaddress", "billing", "address")
+PARENTS = (*ADDRESS_PARENTS, "customer", "contact", "account")
+
+
 def guess_columns(columns: tuple[str, ...]) -> dict[str, str]:
     by_norm: dict[str, str] = {}
     for column in columns:
         by_norm.setdefault(norm_header(column), column)
+    parents = {c: norm_header(c.rsplit(".", 1)[0].rsplit(".", 1)[-1]) for c in columns if "." in c.strip(".")}
+    for column in sorted(
+        (c for c in parents if parents[c] in PARENTS), key=lambda c: parents[c] not in ADDRESS_PARENTS
+    ):
+        by_norm.setdefault(norm_header(column.rsplit(".", 1)[1]), column)
     taken: set[str] = set()
     found: dict[str, str] = {}
     for target, names in SYNONYMS.items():

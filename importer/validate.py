@@ -7,15 +7,17 @@ example rows, and what the first payloads will look like.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .config import ImportConfig
-from .pipeline import run_import
+from .pipeline import arun_import, refuse_running_loop
 from .prepare import Prepared, prepare
 from .report import Summary
+from .sources import materialised
 
-__all__ = ["Validation", "validate"]
+__all__ = ["Validation", "avalidate", "validate"]
 
 
 @dataclass(frozen=True)
@@ -42,16 +44,24 @@ class Validation:
 
 def validate(config: ImportConfig, *, preview: int = 0, prepared: Prepared | None = None) -> Validation:
     """Read, map and check every row of ``config.input``; write the report; send nothing."""
-    config = replace(config, dry_run=True)
-    prepared = prepared or prepare(config)
-    summary = run_import(config, prepared=prepared)
-    payloads: list[dict[str, Any]] = []
-    if preview > 0:
-        for item in prepared.mapped():
-            if item.payload is not None:
-                payloads.append({"row": item.row, "payload": item.payload})
-                if len(payloads) >= preview:
-                    break
+    refuse_running_loop("validate", "avalidate")
+    return asyncio.run(avalidate(config, preview=preview, prepared=prepared))
+
+
+async def avalidate(
+    config: ImportConfig, *, preview: int = 0, prepared: Prepared | None = None
+) -> Validation:
+    """``validate`` for callers inside an event loop."""
+    with materialised(replace(config, dry_run=True)) as ready:
+        prepared = prepared or prepare(ready)
+        summary = await arun_import(ready, prepared=prepared)
+        payloads: list[dict[str, Any]] = []
+        if preview > 0:
+            for item in prepared.mapped():
+                if item.payload is not None:
+                    payloads.append({"row": item.row, "payload": item.payload})
+                    if len(payloads) >= preview:
+                        break
     return Validation(
         summary=summary,
         preview=payloads,

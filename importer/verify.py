@@ -27,10 +27,12 @@ from .client import KelviqClient, Sleep
 from .config import ImportConfig
 from .contract import differences
 from .errors import ExitCode, RunAborted
+from .pipeline import refuse_running_loop
 from .prepare import Prepared, prepare
 from .report import default_report_dir, open_output, safe_cell
+from .sources import materialised
 
-__all__ = ["VerifySummary", "verify"]
+__all__ = ["VerifySummary", "averify", "verify"]
 
 PAGE_SIZE = 100
 
@@ -61,8 +63,36 @@ def verify(
     prepared: Prepared | None = None,
 ) -> VerifySummary:
     """Check ``config.input`` and then ``more`` (fixed failed.csv files, later ones winning)."""
-    files = (Path(config.input), *(Path(p) for p in more))
-    prepared_files = [prepared or prepare(config), *(prepare(replace(config, input=p)) for p in more)]
+    refuse_running_loop("verify", "averify")
+    return asyncio.run(averify(config, more=more, transport=transport, sleep=sleep, prepared=prepared))
+
+
+async def averify(
+    config: ImportConfig,
+    *,
+    more: Sequence[Path] = (),
+    transport: httpx.AsyncBaseTransport | None = None,
+    sleep: Sleep | None = None,
+    prepared: Prepared | None = None,
+) -> VerifySummary:
+    """``verify`` for callers inside an event loop; the same arguments and summary."""
+    with materialised(config) as ready:
+        return await _verify(ready, more=more, transport=transport, sleep=sleep, prepared=prepared)
+
+
+async def _verify(
+    config: ImportConfig,
+    *,
+    more: Sequence[Path],
+    transport: httpx.AsyncBaseTransport | None,
+    sleep: Sleep | None,
+    prepared: Prepared | None,
+) -> VerifySummary:
+    files = (config.path, *(Path(p) for p in more))
+    prepared_files = [
+        prepared or prepare(config),
+        *(prepare(replace(config, input=Path(p), input_name=None, file_format=None)) for p in more),
+    ]
     t0 = time.perf_counter()
     report_dir = config.report_dir or default_report_dir(config.report_root)
     protected = tuple(p for p in (*files, config.mapping) if p is not None)
@@ -72,13 +102,13 @@ def verify(
         try:
             for index, prep in enumerate(prepared_files):
                 _expect(db, index, prep)
-            remote, without_id = asyncio.run(_download(config, db, transport, sleep))
+            remote, without_id = await _download(config, db, transport, sleep)
             counts = _compare(db, files, report_dir, protected)
         finally:
             db.close()
     summary = VerifySummary(
-        files=tuple(str(f) for f in files),
-        input=str(config.input),
+        files=(config.display, *(str(f) for f in files[1:])),
+        input=config.display,
         base_url=config.base_url,
         counts=counts,
         customers_in_kelviq=remote,

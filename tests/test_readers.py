@@ -204,8 +204,8 @@ def test_unusable_files_are_one_line_input_errors(tmp_path: Path, setup, message
 
 
 def test_unsupported_suffix(tmp_path: Path) -> None:
-    with pytest.raises(InputError, match=r"unsupported file type '.json'"):
-        open_table(write(tmp_path / "x.json", "{}"))
+    with pytest.raises(InputError, match=r"unsupported file type '.xml'"):
+        open_table(write(tmp_path / "x.xml", "<a/>"))
 
 
 def test_excel_cells_are_rendered_as_the_sheet_shows_them(tmp_path: Path) -> None:

@@ -1,0 +1,332 @@
+"""Inputs made of records rather than lines of text: JSON Lines, JSON arrays and Parquet.
+
+Each record becomes one row of text cells, as a CSV row would be: nested objects become dotted
+column names (``address.city``) that a mapping addresses like any column, a key a record lacks
+is an empty cell, and values are written as a person reads them (``123`` for an integer held
+as a float, ISO 8601 for dates, ``true``/``false``, lists as JSON). The columns are every key
+of every record, in the order they first appear, found by a first pass; no pass holds more
+than one record (JSON Lines, JSON arrays) or one record batch (Parquet) in memory.
+
+A record that is not an object, or a line that is not valid JSON, is a row with a problem (it
+is reported, never dropped); a JSON array whose syntax breaks is an input error naming the line.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+from collections.abc import Iterator, Mapping
+from decimal import Decimal
+from pathlib import Path
+from typing import IO, Any
+
+from .errors import InputError
+from .problems import Problem
+
+__all__ = [
+    "Record",
+    "array_records",
+    "flatten",
+    "jsonl_records",
+    "parquet_columns",
+    "parquet_records",
+    "value_text",
+]
+
+# (row, flattened cells by column name, problem): what the record readers yield.
+Record = tuple[int, dict[str, str], Problem | None]
+
+CHUNK = 1 << 20
+MAX_ELEMENT = 64 << 20  # one array element this large is a broken file, not a customer
+PARQUET_BATCH = 8192
+
+
+def value_text(value: Any) -> str:  # noqa: PLR0911 - one answer per kind of value
+    """A value from JSON, Parquet or a DataFrame as text a person would type in a cell."""
+    if value is None or type(value).__name__ in ("NAType", "NaTType"):  # pandas' missing values
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        if value.is_integer() and abs(value) < 1e16:
+            return str(int(value))  # an integer id that went through a float column
+        text = repr(value)
+        return format(Decimal(text), "f") if "e" in text and math.isfinite(value) else text
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, dt.datetime):
+        if value.tzinfo is None and value.time() == dt.time(0):
+            return value.date().isoformat()
+        return value.isoformat()
+    if isinstance(value, (dt.date, dt.time)):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return value.decode("utf-8", errors="backslashreplace")
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(_plain(value), ensure_ascii=False)
+    item = getattr(value, "item", None)  # numpy scalars
+    if callable(item) and getattr(value, "ndim", 1) == 0:
+        return value_text(item())
+    tolist = getattr(value, "tolist", None)  # numpy arrays in a cell
+    if callable(tolist):
+        return json.dumps(_plain(tolist()), ensure_ascii=False)
+    return str(value)
+
+
+def _plain(value: Any) -> Any:
+    """A nested value made of JSON's own types, for lists written into one cell."""
+    if isinstance(value, Mapping):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, str | bool | int):
+        return value
+    if isinstance(value, float) and math.isfinite(value):
+        return value
+    return value_text(value)
+
+
+def flatten(record: Mapping[Any, Any]) -> tuple[dict[str, str], Problem | None]:
+    """``{"address": {"city": "Oslo"}}`` -> ``{"address.city": "Oslo"}``, values as text.
+
+    Two keys that land on one column with different values (``"address.city"`` and a nested
+    ``address.city``) are a problem of the row, not a silent choice.
+    """
+    cells: dict[str, str] = {}
+    problem: Problem | None = None
+
+    def walk(prefix: str, obj: Mapping[Any, Any]) -> None:
+        nonlocal problem
+        for key, value in obj.items():
+            name = f"{prefix}{key}"
+            if isinstance(value, Mapping):
+                walk(f"{name}.", value)
+                continue
+            text = value_text(value)
+            if name in cells and cells[name] != text and problem is None:
+                problem = Problem(
+                    kind="two keys of the record give one column different values",
+                    column=name,
+                    value=text,
+                    detail=f"also {cells[name]!r}",
+                )
+            if "\x00" in text and problem is None:
+                problem = Problem(
+                    kind="holds a NUL character", column=name, value=text.replace("\x00", "\\0")
+                )
+            cells[name] = text
+
+    walk("", record)
+    return cells, problem
+
+
+def _not_an_object(value: Any, where: str) -> Problem:
+    kinds = {list: "an array", str: "a string", bool: "true or false", type(None): "null"}
+    kind = kinds.get(type(value), "a number")
+    return Problem(kind=f"is not a JSON object ({kind}): each {where} must be one {{…}} record")
+
+
+# --- JSON Lines ------------------------------------------------------------------------------
+
+
+def jsonl_records(path: Path, encoding: str) -> Iterator[Record]:
+    """One record a line; the row is the line number. Blank lines are skipped."""
+    try:
+        with path.open("rb") as fh:
+            for number, raw in enumerate(fh, 1):
+                if not raw.strip():
+                    continue
+                yield _jsonl_record(number, raw, encoding)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+def _jsonl_record(number: int, raw: bytes, encoding: str) -> Record:
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        return (
+            number,
+            {},
+            Problem(kind=f"is not valid {encoding} text", detail=f"at byte {exc.start} of the line"),
+        )
+    if number == 1:
+        text = text.removeprefix("\ufeff")
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        shown = text.strip()
+        return (
+            number,
+            {},
+            Problem(
+                kind="is not valid JSON",
+                detail=f"{exc.msg} at column {exc.colno}: {shown[:60]!r}{'…' if len(shown) > 60 else ''}",
+            ),
+        )
+    if not isinstance(value, dict):
+        return number, {}, _not_an_object(value, "line")
+    cells, problem = flatten(value)
+    return number, cells, problem
+
+
+# --- JSON arrays -----------------------------------------------------------------------------
+
+
+class _ArrayReader:
+    """The elements of a top-level JSON array, one at a time, from a text stream.
+
+    The stdlib decoder's ``raw_decode`` over a sliding buffer: memory holds one chunk and one
+    element, and a syntax error is named by its line. (ijson streams too, but does not say where
+    an error is; the 60 lines here cost nothing to install.)
+    """
+
+    def __init__(self, path: Path, fh: IO[str]) -> None:
+        self.path, self.fh = path, fh
+        self.buf, self.pos, self.line, self.eof = "", 0, 1, False
+        self.decoder = json.JSONDecoder()
+
+    def _fill(self) -> bool:
+        if self.eof:
+            return False
+        chunk = self.fh.read(CHUNK)
+        if not chunk:
+            self.eof = True
+            return False
+        self.line += self.buf.count("\n", 0, self.pos)
+        self.buf, self.pos = self.buf[self.pos :] + chunk, 0
+        if len(self.buf) > MAX_ELEMENT:
+            raise self._error(f"an element is larger than {MAX_ELEMENT >> 20} MB")
+        return True
+
+    def _error(self, what: str, at: int | None = None) -> InputError:
+        line = self.line + self.buf.count("\n", 0, self.pos if at is None else at)
+        return InputError(f"{self.path}: line {line}: not valid JSON ({what})")
+
+    def _next_char(self) -> str:
+        """The next character that is not white space, not consumed; "" at the end."""
+        while True:
+            while self.pos < len(self.buf) and self.buf[self.pos] in " \t\r\n":
+                self.pos += 1
+            if self.pos < len(self.buf):
+                return self.buf[self.pos]
+            if not self._fill():
+                return ""
+
+    def __iter__(self) -> Iterator[Any]:
+        self._fill()
+        if self.buf.startswith("\ufeff"):
+            self.pos = 1
+        if self._next_char() != "[":
+            raise InputError(
+                f"{self.path}: a .json input holds one array of objects ([{{…}}, {{…}}]); "
+                "for one object per line name it .jsonl or pass --format jsonl"
+            )
+        self.pos += 1
+        if self._next_char() == "]":
+            self.pos += 1
+        else:
+            while True:
+                yield self._element()
+                char = self._next_char()
+                self.pos += 1
+                if char == "]":
+                    break
+                if char != ",":
+                    raise self._error(
+                        f"expected ',' or ']' after an element, found {char or 'the end'!r}", self.pos - 1
+                    )
+        if self._next_char():
+            raise self._error("more data after the closing ']'")
+
+    def _element(self) -> Any:
+        if not self._next_char():
+            raise self._error("the array is not closed with ']'")
+        while True:
+            try:
+                value, end = self.decoder.raw_decode(self.buf, self.pos)
+            except json.JSONDecodeError as exc:
+                # Near the buffer's end (a cut "nul", "1e", string) more text may complete it;
+                # a real error there is raised once the text around it is read (or at the end).
+                incomplete = exc.pos >= len(self.buf) - 16 or exc.msg.startswith("Unterminated string")
+                if incomplete and self._fill():
+                    continue
+                raise self._error(exc.msg, exc.pos) from None
+            if end >= len(self.buf) and not self.eof and self._fill():
+                continue  # a number cut by the chunk's end: read on and decode it again
+            self.pos = end
+            return value
+
+
+def array_records(path: Path, encoding: str) -> Iterator[Record]:
+    """The elements of a JSON array; the row is the element's position (1 for the first)."""
+    try:
+        with path.open(encoding=encoding, newline="") as fh:
+            for number, value in enumerate(_ArrayReader(path, fh), 1):
+                if isinstance(value, dict):
+                    cells, problem = flatten(value)
+                    yield number, cells, problem
+                else:
+                    yield number, {}, _not_an_object(value, "element")
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not valid {encoding} text (JSON is UTF-8)") from None
+    except OSError as exc:
+        raise InputError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+
+
+# --- Parquet ---------------------------------------------------------------------------------
+
+
+def _parquet_file(path: Path) -> Any:
+    try:
+        import pyarrow.parquet as pq
+    except ImportError:
+        raise InputError(
+            f"{path}: reading Parquet needs pyarrow: pip install 'kelviq-import[parquet]'"
+        ) from None
+    try:
+        return pq.ParquetFile(path)
+    except Exception as exc:  # pyarrow's ArrowInvalid, OSError: a file that is not Parquet
+        raise InputError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+
+
+def parquet_columns(path: Path) -> list[str]:
+    """The schema's columns, struct fields as dotted names."""
+    import pyarrow as pa
+
+    names: list[str] = []
+
+    def walk(prefix: str, fields: Any) -> None:
+        for f in fields:
+            if pa.types.is_struct(f.type):
+                walk(f"{prefix}{f.name}.", list(f.type))
+            else:
+                names.append(f"{prefix}{f.name}")
+
+    walk("", _parquet_file(path).schema_arrow)
+    return names
+
+
+def parquet_records(path: Path) -> Iterator[Record]:
+    """Record batches of a few thousand rows; the row is the record's position (1 first)."""
+    pf = _parquet_file(path)
+    number = 0
+    try:
+        for batch in pf.iter_batches(batch_size=PARQUET_BATCH):
+            for record in batch.to_pylist():
+                number += 1
+                cells, problem = flatten(record)
+                yield number, cells, problem
+    except InputError:
+        raise
+    except Exception as exc:  # a corrupt page deep in the file
+        raise InputError(
+            f"{path}: cannot be read after record {number} ({type(exc).__name__}: {exc})"
+        ) from None

@@ -1,0 +1,100 @@
+"""In-memory inputs for the Python API: a pandas DataFrame or any iterable of mappings.
+
+Such a source is written once, as it is read, to a private JSON Lines file that lives as long
+as the call: the duplicate scan, the import and the report then read it as they read any file
+(a generator can be read only once; memory stays flat for one), and failed.csv holds the
+source's own columns, so a DataFrame import is fixed and re-run like a file import. Values are
+converted as a person expects (records.value_text): ``123`` for an integer id held as a float,
+NaN/None/NaT as empty cells, nullable integers as integers, Timestamps as ISO 8601, categories
+as their labels. pandas is never imported here: a DataFrame is recognised by what it offers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+
+from .errors import InputError, UsageError
+from .records import flatten
+
+if TYPE_CHECKING:
+    from .config import ImportConfig
+
+__all__ = ["DataFrameLike", "Source", "materialised"]
+
+
+@runtime_checkable
+class DataFrameLike(Protocol):
+    """What is used of a pandas DataFrame (polars' to_pandas() gives one too)."""
+
+    columns: Any
+    index: Any
+
+    def itertuples(self, index: bool = ..., name: str | None = ...) -> Iterable[tuple[Any, ...]]: ...
+
+
+# Where the rows come from: a file (path), a DataFrame, or rows as mappings.
+Source = Path | str | os.PathLike[str] | DataFrameLike | Iterable[Mapping[str, Any]]
+
+
+@contextmanager
+def materialised(config: ImportConfig) -> Iterator[ImportConfig]:
+    """``config`` whose input is a file: as it is for a path, a spooled JSON Lines file (removed
+    when the block ends) for a DataFrame or rows, with ``input_name`` saying what it was."""
+    source = config.input
+    if isinstance(source, str | os.PathLike):
+        yield config
+        return
+    if isinstance(source, bytes | Mapping) or not isinstance(source, Iterable | DataFrameLike):
+        raise UsageError(
+            f"ImportConfig(input=…) takes a path, a pandas DataFrame or an iterable of mappings "
+            f"(dicts), not {type(source).__name__}"
+        )
+    label = "DataFrame" if isinstance(source, DataFrameLike) else "rows"
+    with tempfile.TemporaryDirectory(prefix="kelviq-import-source-") as tmp:
+        spool = Path(tmp) / f"{label}.jsonl"
+        with spool.open("w", encoding="utf-8", newline="\n") as out:
+            if isinstance(source, DataFrameLike):
+                count = _write_frame(source, out)
+            else:
+                count = _write_rows(cast(Iterable[Any], source), out)
+        if count == 0:
+            raise InputError(f"{config.input_name or label}: no rows to import")
+        yield replace(config, input=spool, file_format="jsonl", input_name=config.input_name or label)
+
+
+def _write_rows(rows: Iterable[Any], out: IO[str]) -> int:
+    count = 0
+    for count, row in enumerate(rows, 1):  # noqa: B007 - the count is the result
+        if isinstance(row, Mapping):
+            cells, _ = flatten(row)
+            out.write(json.dumps(cells, ensure_ascii=False))
+        else:
+            # Kept as it is, so that the reader reports this row as "not an object".
+            out.write(json.dumps(row, default=str))
+        out.write("\n")
+    return count
+
+
+def _write_frame(frame: DataFrameLike, out: IO[str]) -> int:
+    names = [n for n in frame.index.names if n is not None]
+    if names:
+        frame = frame.reset_index()  # type: ignore[attr-defined]  # named index levels are columns, as in to_csv
+    columns = [".".join(map(str, c)) if isinstance(c, tuple) else str(c) for c in frame.columns]
+    seen: set[str] = set()
+    for name in columns:
+        if name in seen:
+            raise InputError(f"DataFrame: the column {name!r} appears twice; rename one")
+        seen.add(name)
+    count = 0
+    for count, values in enumerate(frame.itertuples(index=False, name=None), 1):  # noqa: B007
+        cells, _ = flatten(dict(zip(columns, values, strict=True)))
+        out.write(json.dumps(cells, ensure_ascii=False))
+        out.write("\n")
+    return count
