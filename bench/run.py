@@ -38,14 +38,15 @@ def record(name: str, figure: str, target: str, ok: bool) -> None:
     print(f"  {'PASS' if ok else 'MISS'}  {name}: {figure} (target {target})", flush=True)
 
 
-def make_csv(path: Path, n: int) -> Path:
+def make_csv(path: Path, n: int, changed: int = 0, start: int = 0) -> Path:
+    """n customers from number ``start``; every (n // changed)-th renamed when ``changed``."""
+    step = n // changed if changed else 0
     with path.open("w", newline="", encoding="utf-8") as fh:
         out = csv.writer(fh)
         out.writerow(["customer_id", "email", "first_name", "last_name", "city", "postal_code", "country"])
-        for i in range(n):
-            out.writerow(
-                [f"C{i:08d}", f"c{i}@example.com", "Ada", f"Lovelace {i}", "London", "EC1A 1BB", "GB"]
-            )
+        for i in range(start, start + n):
+            last = f"Lovelace {i}" + (" (new name)" if step and i % step == 0 else "")
+            out.writerow([f"C{i:08d}", f"c{i}@example.com", "Ada", last, "London", "EC1A 1BB", "GB"])
     return path
 
 
@@ -228,6 +229,47 @@ def bench_memory_and_rerun(tmp: Path, small: int, large: int) -> None:
     )
 
 
+def bench_stateless(tmp: Path, n: int, changed: int) -> None:
+    """A nightly job on a runner with no disk: a new journal every night."""
+    with SandboxProcess() as server:
+        run_cli(tmp, make_csv(tmp / "night1.csv", n), server.base_url, "--rate", "0", "--concurrency", "16",
+                "--journal", str(tmp / "night1.sqlite3"))  # fmt: skip
+        night2 = make_csv(tmp / "night2.csv", n, changed=changed)
+        figures = {}
+        for baseline in ("auto", "journal"):
+            t, summary = run_cli(
+                tmp, night2, server.base_url, "--rate", "0", "--concurrency", "16", "--baseline", baseline,
+                "--journal", str(tmp / f"night2-{baseline}.sqlite3"),
+            )  # fmt: skip
+            figures[baseline] = (t, summary)
+        # The trade-off: a small delta file (every row changed) against the same account; each
+        # run on customers of its own, so that one does not apply the other's changes.
+        for index, baseline in enumerate(("auto", "kelviq")):
+            delta = make_csv(
+                tmp / f"delta-{baseline}.csv", n // 200, changed=n // 200, start=1 + index * n // 2
+            )
+            t, summary = run_cli(
+                tmp, delta, server.base_url, "--rate", "0", "--baseline", baseline,
+                "--journal", str(tmp / f"delta-{baseline}.sqlite3"),
+            )  # fmt: skip
+            figures[f"delta-{baseline}"] = (t, summary)
+    (t_auto, auto), (t_journal, journal) = figures["auto"], figures["journal"]
+    record(
+        f"Stateless runner: {n:,} customers in kelviq, {changed} rows changed, a new journal",
+        f"listing first (auto): {auto['requests']} requests in {t_auto:.1f} s, {auto['counts']} "
+        f"({auto['baseline']}); journal only: {journal['requests']} requests in {t_journal:.1f} s",
+        f"≈ {n // 100} pages + {changed} PATCHes",
+        auto["requests"] <= n // 100 + changed + 5
+        and auto["counts"] == {"unchanged": n - changed, "updated": changed},
+    )
+    (t_da, da), (t_dk, dk) = figures["delta-auto"], figures["delta-kelviq"]
+    print(
+        f"    trade-off, a {n // 200}-row delta file against {n:,} customers: auto {da['requests']} requests "
+        f"in {t_da:.1f} s ({da['baseline']}); --baseline kelviq {dk['requests']} requests in {t_dk:.1f} s, "
+        f"{dk['counts']}"
+    )
+
+
 def bench_excel(tmp: Path, n: int) -> None:
     t0 = time.perf_counter()
     source = make_xlsx(tmp / "customers.xlsx", n)
@@ -277,6 +319,7 @@ def main() -> None:
         ("latency", lambda t: bench_latency(t, 2_000 if q else 12_800)),
         ("rate", lambda t: bench_rate(t, 600 if q else 4_000)),
         ("excel", lambda t: bench_excel(t, 5_000 if q else 100_000)),
+        ("stateless", lambda t: bench_stateless(t, 2_000 if q else 20_000, 20 if q else 200)),
         (
             "memory",
             lambda t: bench_memory_and_rerun(t, 10_000 if q else 100_000, 100_000 if q else 1_000_000),

@@ -16,13 +16,13 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .config import EMPTY_CHOICES, MODES, ON_CONFLICT, ON_DUPLICATE, SANDBOX_URL
+from .config import BASELINES, EMPTY_CHOICES, MODES, ON_CONFLICT, ON_DUPLICATE, SANDBOX_URL
 from .console import interactive, print_summary, print_summary_line, print_validation, print_verify, run_line
 from .errors import ExitCode, ImporterError, UsageError
 from .readers import FORMATS, sniff_format
 
 if TYPE_CHECKING:
-    from .config import Empty, ImportConfig, Mode, OnConflict, OnDuplicate
+    from .config import Baseline, Empty, ImportConfig, Mode, OnConflict, OnDuplicate
     from .report import Summary
     from .validate import Validation
     from .verify import VerifySummary
@@ -271,6 +271,7 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     journal: Path | None = None,
     use_journal: bool = True,
     full: bool = False,
+    baseline: Baseline = "auto",
     empty: Empty | None = None,
     limit: int | None = None,
     max_failures: int | None = None,
@@ -317,6 +318,7 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
         journal=journal,
         use_journal=use_journal,
         full=full,
+        baseline=baseline,
         empty=empty,
         limit=limit,
         max_failures=max_failures,
@@ -371,6 +373,15 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     "[default: the mapping's `empty`, else keep].",
 )
 @click.option("--full", is_flag=True, help="Send every row even if the journal says it is unchanged.")
+@click.option(
+    "--baseline",
+    type=click.Choice(BASELINES),
+    default="auto",
+    show_default=True,
+    help="Compare rows with kelviq's own customer list first (GET /customers/, 100 a page): kelviq "
+    "always; auto when the journal is new (a stateless runner) and the pages cost fewer requests "
+    "than the rows to send; journal: with the journal only.",
+)
 @click.option(
     "--limit",
     type=click.IntRange(min=1),

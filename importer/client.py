@@ -254,9 +254,10 @@ class KelviqClient:
                 return False
         return None
 
-    async def preflight(self) -> None:
+    async def preflight(self) -> int | None:
         """One cheap request before the first row: a refused key (AuthenticationError) or an
-        API that cannot be reached (Unreachable) stops the run before any row is sent.
+        API that cannot be reached (Unreachable) stops the run before any row is sent. Returns
+        the number of customers the account holds, when the listing says (DRF's ``count``).
 
         Only one try when the connection fails or times out: nothing is worth retrying for
         minutes when the host does not answer at all. An API that answers (even 5xx or 429)
@@ -283,6 +284,8 @@ class KelviqClient:
                 f"{self._base_url}/customers/ does not answer as the kelviq API does "
                 f"({self._redact(error_text(answer, limit=160))}); check --base-url"
             )
+        count = answer.body.get("count")
+        return count if isinstance(count, int) and not isinstance(count, bool) else None
 
     async def _send(
         self,

@@ -21,6 +21,10 @@ Mode = Literal["create", "upsert", "update"]  # POST only; POST new and PATCH kn
 OnDuplicate = Literal["error", "first", "last"]  # a customerId on several rows of one file
 OnConflict = Literal["failed", "unchanged"]  # --mode create: an existing customer counts as
 Empty = Literal["keep", "clear"]  # an empty mapped cell: keep kelviq's value, or clear it
+# What a run compares rows with: kelviq's own list (auto: when the journal is new and listing
+# costs fewer requests than it saves), or the journal alone.
+Baseline = Literal["auto", "kelviq", "journal"]
+BASELINES: tuple[Baseline, ...] = get_args(Baseline)
 MODES: tuple[Mode, ...] = get_args(Mode)
 ON_DUPLICATE: tuple[OnDuplicate, ...] = get_args(OnDuplicate)
 ON_CONFLICT: tuple[OnConflict, ...] = get_args(OnConflict)
@@ -70,6 +74,7 @@ class ImportConfig:
     journal: Path | None = None  # the journal file; None: one per API (journal.default_state_path)
     use_journal: bool = True  # False: no journal, every row is sent
     full: bool = False  # ignore the journal's "unchanged", send every row (still records)
+    baseline: Baseline = "auto"  # list kelviq's customers first: auto (a new journal), kelviq, journal
     empty: Empty | None = None  # keep | clear: what an empty mapped cell means; None: the mapping's
     limit: int | None = None  # a trial run: send only the first N rows that need a request
     max_failures: int | None = None  # abort once more rows than this have failed
@@ -114,6 +119,10 @@ class ImportConfig:
             raise UsageError("--max-failure-rate must be a share between 0 and 1, such as 0.05")
         if self.full and not self.use_journal:
             raise UsageError("--full and --no-journal contradict each other: --full still records")
+        if self.baseline not in BASELINES:
+            raise UsageError(f"--baseline must be one of {', '.join(BASELINES)}")
+        if self.full and self.baseline == "kelviq":
+            raise UsageError("--full and --baseline kelviq contradict each other: --full sends every row")
         if self.empty is not None and self.empty not in EMPTY_CHOICES:
             raise UsageError("--empty must be keep or clear")
         _check_base_url(self.base_url)

@@ -78,6 +78,8 @@ def print_summary(summary: Summary, *, counts: bool = True) -> None:
     err(f"  report: {report / 'report.html'} (and results.csv, failed.csv, summary.json)")
     if summary.journal:
         err(f"  journal: {summary.journal}")
+    if summary.baseline:
+        err(f"  baseline: {summary.baseline}")
     if bad:
         err(f"  {bad} rows to fix in {report / 'failed.csv'}; fix them and run the same command on it")
     if not_sent := summary.counts.get("not_sent", 0):

@@ -212,6 +212,10 @@ class Journal:
             "UPDATE customers SET payload_hash = ? WHERE customer_id = ?", (_NONE, customer_id)
         )
 
+    def is_new(self) -> bool:
+        """Nothing recorded yet, not even an intent: a first run, or a runner with no disk."""
+        return self._conn.execute("SELECT 1 FROM customers LIMIT 1").fetchone() is None
+
     def __len__(self) -> int:
         """Customers with an accepted payload."""
         return int(

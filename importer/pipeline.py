@@ -20,10 +20,12 @@ from typing import Any
 
 import httpx
 
-from .client import KelviqClient, NotSent, Sleep
+from .baseline import Remote, TooLarge, pages_for
+from .client import KelviqClient, NotSent, Sleep, Unreachable
 from .config import ImportConfig
+from .contract import differences
 from .delivery import Delivery
-from .errors import ImporterError, OutputError, RunAborted, UsageError
+from .errors import AuthenticationError, ImporterError, OutputError, RunAborted, UsageError
 from .journal import Journal, JournalEntry, default_state_path, payload_hash
 from .logs import event
 from .mapping import Mapped
@@ -174,6 +176,7 @@ class _Run:
     control: _Control = field(default_factory=_Control)
     reporter: Reporter = field(init=False)
     report_dir: Path = field(init=False)
+    baseline: str | None = field(init=False, default=None)  # set when kelviq's list was used
 
     def __post_init__(self) -> None:
         config, table, journal = self.config, self.prepared.table, self.journal
@@ -303,6 +306,7 @@ class _Run:
             problems=reporter.problems_json(),
             unused_columns=prepared.mapper.unused,
             limit=config.limit,
+            baseline=self.baseline,
         )
 
     def _log_end(self, summary: Summary) -> None:
@@ -337,6 +341,7 @@ class _Driver:
         # Tasks inside a request now (workers, the pre-flight): what the grace period cancels.
         self.inflight: set[asyncio.Future[Any]] = set()
         self.checked = False
+        self.account_size: int | None = None  # customers in kelviq, as the pre-flight heard
         self.workers: list[asyncio.Task[None]] = []
         run.control.on_stop = self.stop_sending
 
@@ -381,6 +386,8 @@ class _Driver:
         finally:
             self.inflight.discard(task)
         exc = None if task.cancelled() else task.exception()
+        if exc is None and not task.cancelled():
+            self.account_size = task.result()
         if isinstance(exc, RunAborted) and not isinstance(exc, OutputError):
             self.control.stop(abort=exc)  # AuthenticationError, Unreachable, not the kelviq API
         elif exc is not None and not isinstance(exc, NotSent):
@@ -429,7 +436,54 @@ class _Driver:
             self.count(result)
             emit(result)
 
+    async def load_baseline(self) -> Remote | None:
+        """kelviq's customer list, when rows are to be compared with it (baseline.py): always
+        with --baseline kelviq; with auto when the journal is new and the account's pages are
+        no more than the rows to send. A listing that fails leaves the journal alone to judge."""
+        config, run = self.config, self.run
+        if config.baseline == "journal" or config.full:
+            return None
+        if config.baseline == "auto" and (self.journal is None or not self.journal.is_new()):
+            return None
+        await self.preflight_once()
+        if self.control.not_sent_reason() is not None:
+            return None
+        budget = None if config.baseline == "kelviq" else run.prepared.rows
+        if self.account_size == 0 and config.baseline == "auto":
+            run.baseline = "kelviq holds no customers: nothing to compare with"
+            return None
+        if budget is not None and self.account_size is not None and pages_for(self.account_size) > budget:
+            run.baseline = (
+                f"not listed: kelviq holds {self.account_size} customers ({pages_for(self.account_size)} "
+                f"pages), more requests than the {budget} rows to send"
+            )
+            return None
+        remote = Remote()
+        try:
+            listing = await remote.load(self.api, concurrency=config.concurrency, budget=budget)
+        except (TooLarge, NotSent, RunAborted) as exc:
+            remote.close()
+            if isinstance(exc, TooLarge):
+                run.baseline = f"not listed: more than {budget} pages, more requests than rows to send"
+            elif isinstance(exc, AuthenticationError | Unreachable):
+                self.control.stop(abort=exc)
+            elif isinstance(exc, RunAborted):
+                run.baseline = f"listing failed, compared with the journal only: {exc}"
+                event(logging.WARNING, "baseline", run.baseline)
+            return None
+        run.baseline = f"kelviq's list: {listing.customers} customers in {listing.pages} pages"
+        event(logging.INFO, "baseline", f"compared with {run.baseline}", customers=listing.customers)
+        return remote
+
     async def produce(self) -> None:
+        remote = await self.load_baseline()
+        try:
+            await self._produce(remote)
+        finally:
+            if remote is not None:
+                remote.close()
+
+    async def _produce(self, remote: Remote | None) -> None:
         config, control, emit, journal = self.config, self.control, self.emit, self.journal
         queued = 0
         # Rows go to the workers in small batches whose write-ahead intents are committed
@@ -455,16 +509,22 @@ class _Driver:
                 continue
             digest = payload_hash(item.payload)
             known, intent = journal.lookup(item.customer_id) if journal is not None else (None, None)
-            if known is not None and known.payload_hash == digest and not config.full:
-                emit(
-                    RowResult(
-                        row=item.row,
-                        customer_id=item.customer_id,
-                        status="unchanged",
-                        kelviq_id=known.kelviq_id,
-                        cells=item.cells,
-                    )
-                )
+            if remote is not None:
+                # kelviq's own list judges: absent -> create, equal -> unchanged, else update.
+                record = remote.get(item.customer_id)
+                kelviq_id = record.get("id") if record is not None else None
+                kelviq_id = str(kelviq_id) if kelviq_id is not None else None
+                if record is None:
+                    known = None
+                elif not differences(item.payload, record):
+                    if journal is not None:
+                        journal.record(item.customer_id, digest, kelviq_id)
+                    emit(_unchanged(item, kelviq_id))
+                    continue
+                else:
+                    known = JournalEntry(b"", kelviq_id)
+            elif known is not None and known.payload_hash == digest and not config.full:
+                emit(_unchanged(item, known.kelviq_id))
                 continue
             if config.limit is not None and queued >= config.limit:
                 emit(_unsent(item, "not_sent", f"not sent: a trial run (--limit {config.limit})"))
@@ -532,6 +592,12 @@ def _invalid(item: Mapped) -> RowResult:
         error=item.problem,
         cells=item.cells,
         problems=item.problems,
+    )
+
+
+def _unchanged(item: Mapped, kelviq_id: str | None) -> RowResult:
+    return RowResult(
+        row=item.row, customer_id=item.customer_id, status="unchanged", kelviq_id=kelviq_id, cells=item.cells
     )
 
 

@@ -84,6 +84,7 @@ class Summary:
     problems: list[dict[str, Any]] = field(default_factory=list)  # ProblemTally.as_json()
     unused_columns: tuple[str, ...] = ()
     limit: int | None = None
+    baseline: str | None = None  # what the rows were compared with besides the journal
 
     @property
     def exit_code(self) -> int:

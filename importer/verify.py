@@ -23,18 +23,17 @@ from pathlib import Path
 
 import httpx
 
+from .baseline import list_customers
 from .client import KelviqClient, Sleep
 from .config import ImportConfig
 from .contract import differences
-from .errors import ExitCode, RunAborted
+from .errors import ExitCode
 from .pipeline import refuse_running_loop
 from .prepare import Prepared, prepare
 from .report import default_report_dir, open_output, safe_cell
 from .sources import materialised
 
 __all__ = ["VerifySummary", "averify", "verify"]
-
-PAGE_SIZE = 100
 
 
 @dataclass(frozen=True)
@@ -139,25 +138,8 @@ async def _download(
         transport=transport,
         sleep=sleep,
     ) as api:
-        page, total, without_id = 1, 0, 0
-        while True:
-            outcome = await api.list_page(page=page, page_size=PAGE_SIZE)
-            if not outcome.ok or outcome.body is None:
-                raise RunAborted(f"listing customers failed on page {page}: {outcome.error}")
-            results = outcome.body.get("results") or []
-            rows = [
-                (r["customerId"], json.dumps(r))
-                for r in results
-                if isinstance(r, dict) and isinstance(r.get("customerId"), str)
-            ]
-            without_id += len(results) - len(rows)
-            db.execute("BEGIN")
-            db.executemany("INSERT OR REPLACE INTO remote VALUES (?, ?)", rows)
-            db.execute("COMMIT")
-            total += len(results)
-            if not outcome.body.get("next") or not results:
-                return total, without_id
-            page += 1
+        listing = await list_customers(api, db, concurrency=config.concurrency)
+        return listing.customers, listing.without_id
 
 
 _SCHEMA = """

@@ -102,7 +102,15 @@ def test_update_mode_reports_unknown_customers_per_row(dialect: Dialect, tmp_pat
     with SandboxServer(dialect.options()) as server:
         run_import(cfg(server, make_csv(tmp_path / "a.csv", 5), tmp_path, "a", use_journal=False))
         summary = run_import(
-            cfg(server, make_csv(tmp_path / "b.csv", 5, extra=2), tmp_path, "b", mode="update")
+            # The journal alone judges (no listing first), so the 5 known customers are PATCHed.
+            cfg(
+                server,
+                make_csv(tmp_path / "b.csv", 5, extra=2),
+                tmp_path,
+                "b",
+                mode="update",
+                baseline="journal",
+            )
         )
         assert summary.counts == {"updated": 5, "failed": 2}
         errors = {r["customerId"]: r["error"] for r in read_csv(tmp_path / "b" / "results.csv")}

@@ -25,7 +25,7 @@ def cfg(tmp_path: Path, source: Path) -> ImportConfig:
 
 
 def page(results: list[dict[str, object]], next_url: str | None) -> httpx.Response:
-    return httpx.Response(200, json={"count": 3, "next": next_url, "previous": None, "results": results})
+    return httpx.Response(200, json={"count": 2, "next": next_url, "previous": None, "results": results})
 
 
 def test_a_listing_page_that_fails_stops_verify_with_the_page_named(tmp_path: Path, no_sleep) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,128 @@
+"""What kelviq already holds, listed page by page: for ``verify``, and for a run with no journal.
+
+A nightly job on an ephemeral runner (a Kubernetes CronJob, an Airflow worker) starts without a
+journal every time; without a baseline it would send every row again, twice for a customer that
+exists (POST, "already exists", PATCH). Listing the account first (``GET /customers/``, 100 a
+page) costs one request per 100 customers and lets the run send only real differences: measured
+on 20,000 customers with 200 changed, 201 list requests and 200 PATCHes instead of 40,000
+requests (bench/RESULTS.md). When the account is much larger than the file (a small delta file
+against a big account) listing costs more than it saves, so ``auto`` lists only when the pages
+needed are no more than the rows to send.
+
+The listing goes into a private temporary SQLite table, so memory stays flat however large the
+account; pages are fetched ``concurrency`` at a time once the first page says how many there are.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from .client import KelviqClient
+from .errors import RunAborted
+
+__all__ = ["PAGE_SIZE", "Listing", "Remote", "TooLarge", "list_customers", "pages_for"]
+
+PAGE_SIZE = 100
+
+REMOTE_TABLE = "CREATE TABLE IF NOT EXISTS remote (customer_id TEXT PRIMARY KEY, record TEXT) WITHOUT ROWID"
+
+
+@dataclass(frozen=True)
+class Listing:
+    customers: int  # listed
+    without_id: int  # listed with no customerId (made elsewhere): never compared
+    pages: int
+
+
+class TooLarge(Exception):
+    """The account needs more pages than the caller's budget: listing would cost more."""
+
+    def __init__(self, pages: int) -> None:
+        self.pages = pages
+
+
+def pages_for(count: int) -> int:
+    return max(1, math.ceil(count / PAGE_SIZE))
+
+
+async def list_customers(
+    api: KelviqClient, db: sqlite3.Connection, *, concurrency: int = 1, budget: int | None = None
+) -> Listing:
+    """Every customer of the account into ``db``'s ``remote`` table.
+
+    Raises RunAborted when a page cannot be listed, TooLarge when more than ``budget`` pages
+    would be needed (known from the first page's ``count``, or found on the way without one).
+    """
+    db.execute(REMOTE_TABLE)
+    first = await _page(api, 1)
+    count, results = first.get("count"), first.get("results") or []
+    # The server may cap the page size below ours: the first full page says what it is.
+    size = len(results) if first.get("next") and results else PAGE_SIZE
+    total_pages = math.ceil(count / size) if isinstance(count, int) and count > 0 else None
+    if budget is not None and total_pages is not None and total_pages > budget:
+        raise TooLarge(total_pages)
+    customers, without_id = _store(db, first)
+    pages, body = 1, first
+    if total_pages is not None and first.get("next"):
+        # Page numbers are known: several at a time (nothing is written meanwhile).
+        numbers = iter(range(2, total_pages + 1))
+        while batch := [n for _, n in zip(range(max(1, concurrency)), numbers, strict=False)]:
+            for body in await asyncio.gather(*(_page(api, n) for n in batch)):
+                listed, missing = _store(db, body)
+                customers, without_id, pages = customers + listed, without_id + missing, pages + 1
+    # Without a count, or when the account grew meanwhile: follow ``next`` to the end.
+    while body.get("next") and body.get("results"):
+        pages += 1
+        if budget is not None and pages > budget:
+            raise TooLarge(pages)
+        body = await _page(api, pages)
+        listed, missing = _store(db, body)
+        customers, without_id = customers + listed, without_id + missing
+    return Listing(customers, without_id, pages)
+
+
+async def _page(api: KelviqClient, page: int) -> dict[str, Any]:
+    outcome = await api.list_page(page=page, page_size=PAGE_SIZE)
+    if not outcome.ok or outcome.body is None:
+        raise RunAborted(f"listing customers failed on page {page}: {outcome.error}")
+    return outcome.body
+
+
+def _store(db: sqlite3.Connection, body: dict[str, Any]) -> tuple[int, int]:
+    results = body.get("results") or []
+    rows = [
+        (r["customerId"], json.dumps(r))
+        for r in results
+        if isinstance(r, dict) and isinstance(r.get("customerId"), str)
+    ]
+    db.execute("BEGIN")
+    db.executemany("INSERT OR REPLACE INTO remote VALUES (?, ?)", rows)
+    db.execute("COMMIT")
+    return len(results), len(results) - len(rows)
+
+
+class Remote:
+    """The account as listed, for one run: what kelviq holds for a customerId, if anything."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", isolation_level=None)  # "": a temporary file, gone on close
+        self.listing: Listing | None = None
+
+    async def load(self, api: KelviqClient, *, concurrency: int, budget: int | None) -> Listing:
+        self.listing = await list_customers(api, self._db, concurrency=concurrency, budget=budget)
+        return self.listing
+
+    def get(self, customer_id: str) -> dict[str, Any] | None:
+        row = self._db.execute("SELECT record FROM remote WHERE customer_id = ?", (customer_id,)).fetchone()
+        if row is None:
+            return None
+        record = json.loads(row[0])
+        return record if isinstance(record, dict) else None
+
+    def close(self) -> None:
+        self._db.close()
