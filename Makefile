@@ -53,8 +53,8 @@ prism:
 	  else echo "note: npm not available; the Prism contract test will be skipped"; fi; }
 
 lint: install
-	$(BIN)/ruff check importer tests bench scripts sample_data
-	$(BIN)/ruff format --check importer tests bench scripts sample_data
+	$(BIN)/ruff check importer tests bench scripts sample_data examples
+	$(BIN)/ruff format --check importer tests bench scripts sample_data examples
 	$(BIN)/mypy
 
 bench: install
