@@ -287,6 +287,65 @@ def bench_excel(tmp: Path, n: int) -> None:
     )
 
 
+RECORDS_SCRIPT = """
+import resource, sys
+from pathlib import Path
+from importer import ImportConfig, validate
+
+result = validate(ImportConfig(input=Path(sys.argv[1]), dry_run=True, report_dir=Path(sys.argv[2])))
+assert result.summary.counts == {"valid": int(sys.argv[3])}, result.summary.counts
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+
+
+def make_records(path: Path, n: int) -> Path:
+    """n customers as JSON Lines (nested address) or Parquet (a struct column)."""
+    rows = (
+        {"customer_id": f"C{i:08d}", "email": f"c{i}@example.com", "name": f"Ada Lovelace {i}",
+         "address": {"city": "London", "postalCode": "EC1A 1BB", "country": "GB"}}
+        for i in range(n)
+    )  # fmt: skip
+    if path.suffix == ".jsonl":
+        with path.open("w", encoding="utf-8") as fh:
+            fh.writelines(json.dumps(r) + "\n" for r in rows)
+        return path
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    batch: list[dict[str, object]] = []
+    for r in rows:
+        batch.append(r)
+        if len(batch) == 50_000:
+            table = pa.Table.from_pylist(batch)
+            writer = writer or pq.ParquetWriter(path, table.schema)
+            writer.write_table(table)
+            batch.clear()
+    if batch:
+        table = pa.Table.from_pylist(batch)
+        writer = writer or pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+    assert writer is not None
+    writer.close()
+    return path
+
+
+def bench_records(tmp: Path, small: int, large: int) -> None:
+    for kind in ("jsonl", "parquet"):
+        peaks, times = {}, {}
+        for n in (small, large):
+            source = make_records(tmp / f"records-{n}.{kind}", n)
+            t, done = timed([PY, "-c", RECORDS_SCRIPT, str(source), str(tmp / f"rec-{kind}-{n}"), str(n)])
+            peaks[n], times[n] = int(done.stdout.strip()) / 1024, t
+        ratio = peaks[large] / peaks[small]
+        record(
+            f"{'JSON Lines' if kind == 'jsonl' else 'Parquet'}: {large:,} rows validated (nested address)",
+            f"{times[large]:.1f} s, peak RSS {peaks[large]:.0f} MB = {ratio:.2f}× the {small:,}-row run",
+            "memory flat: ≤ 1.2×",
+            ratio <= 1.2,
+        )
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -319,6 +378,7 @@ def main() -> None:
         ("latency", lambda t: bench_latency(t, 2_000 if q else 12_800)),
         ("rate", lambda t: bench_rate(t, 600 if q else 4_000)),
         ("excel", lambda t: bench_excel(t, 5_000 if q else 100_000)),
+        ("records", lambda t: bench_records(t, 10_000 if q else 100_000, 100_000 if q else 1_000_000)),
         ("stateless", lambda t: bench_stateless(t, 2_000 if q else 20_000, 20 if q else 200)),
         (
             "memory",
