@@ -22,7 +22,7 @@ from .errors import ExitCode, ImporterError, UsageError
 from .readers import FORMATS, sniff_format
 
 if TYPE_CHECKING:
-    from .config import Baseline, Empty, ImportConfig, Mode, OnConflict, OnDuplicate
+    from .config import Auto, Baseline, Empty, ImportConfig, Mode, OnConflict, OnDuplicate, Rate
     from .report import Summary
     from .validate import Validation
     from .verify import VerifySummary
@@ -140,6 +140,28 @@ def _setup_logging(
         raise UsageError(f"--log-file {log_file}: cannot be written ({exc.strerror or exc})") from None
 
 
+if TYPE_CHECKING:
+    _ParamBase = click.ParamType[Any]  # generic in click's stubs since 8.2, not at run time before
+else:
+    _ParamBase = click.ParamType
+
+
+class _OrAuto(_ParamBase):
+    """``auto``, or what the inner type takes (a number)."""
+
+    def __init__(self, inner: click.ParamType[Any]) -> None:
+        self.inner = inner
+        self.name = f"auto|{inner.name}"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.strip().lower() == "auto":
+            return "auto"
+        return self.inner.convert(value, param, ctx)
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "auto|N"
+
+
 _api_options = _options(
     click.option(
         "--base-url", envvar="KELVIQ_BASE_URL", help="API base URL [env KELVIQ_BASE_URL; default production]."
@@ -158,10 +180,11 @@ _api_options = _options(
     ),
     click.option(
         "--rate",
-        default=10.0,
+        default="auto",
         show_default=True,
-        type=click.FloatRange(min=0),
-        help="Requests per second, all workers together (0: no limit).",
+        type=_OrAuto(click.FloatRange(min=0)),
+        help="Requests per second, all workers together: a number (lowered when the API pushes "
+        "back; 0: no limit), or auto (start at 10/s and find the API's limit).",
     ),
     click.option(
         "--timeout",
@@ -261,10 +284,10 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     use_sandbox: bool = False,
     old_sandbox_flag: bool = False,
     api_key_file: Path | None = None,
-    rate: float = 10.0,
+    rate: Rate = "auto",
     timeout: float = 30.0,
     retries: int = 5,
-    concurrency: int = 8,
+    concurrency: int | Auto = "auto",
     dry_run: bool = False,
     mode: Mode = "upsert",
     on_conflict: OnConflict = "failed",
@@ -307,7 +330,7 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
         on_duplicate=on_duplicate,
         allow_empty=allow_empty,
         concurrency=concurrency,
-        rate=rate or None,
+        rate=rate or None,  # 0: no pacing
         timeout=timeout,
         retry=RetryPolicy(attempts=retries + 1),
         report_dir=report_dir,
@@ -331,10 +354,10 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
 @_api_options
 @click.option(
     "--concurrency",
-    default=8,
+    default="auto",
     show_default=True,
-    type=click.IntRange(1, 512),
-    help="Requests in flight at once.",
+    type=_OrAuto(click.IntRange(1, 512)),
+    help="Requests in flight at once: a number, or auto (rate x latency, 4 to 128; 8 with --rate 0).",
 )
 @click.option("--dry-run", is_flag=True, help="Read, map and validate every row; send nothing.")
 @click.option(
@@ -662,6 +685,13 @@ def _guarded(fn: Callable[[], T]) -> T:
     metavar="EVERY:LEN",
     help="Every EVERY seconds, answer everything with 429 for LEN seconds (e.g. 10:0.5).",
 )
+@click.option(
+    "--rate-limit-change",
+    "rate_changes",
+    metavar="AT:RATE",
+    multiple=True,
+    help="From second AT of the run (the first request is second 0) the rate limit is RATE (repeatable).",
+)
 @click.option("--seed", type=int, help="Seed for injected faults, for repeatable runs.")
 @click.option(
     "--duplicate-style",
@@ -689,6 +719,7 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
     hang_seconds: float,
     drop_rate: float,
     burst_429: str | None,
+    rate_changes: tuple[str, ...],
     seed: int | None,
     duplicate_style: str,
     unknown_style: str,
@@ -721,7 +752,12 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
             raise click.BadParameter(
                 "takes EVERY:LEN in seconds, e.g. 10:0.5", param_hint="--burst-429"
             ) from None
+    try:
+        changes = tuple((float(at), float(rate)) for at, rate in (c.split(":") for c in rate_changes))
+    except ValueError:
+        raise click.BadParameter("takes AT:RATE, e.g. 20:30", param_hint="--rate-limit-change") from None
     options = SandboxOptions(
+        rate_changes=changes,
         hang_rate=hang_rate,
         hang_s=hang_seconds,
         drop_rate=drop_rate,

@@ -28,7 +28,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from .config import RetryPolicy
+from .config import Rate, RetryPolicy
 from .contract import (
     AUTH_STATUSES,
     RETRY_STATUSES,
@@ -39,7 +39,7 @@ from .contract import (
     read_answer,
 )
 from .errors import AuthenticationError, RunAborted
-from .ratelimit import Pacer
+from .ratelimit import AUTO_CEILING, AUTO_START, Pacer
 
 __all__ = ["KelviqClient", "NotSent", "Outcome", "TransientError", "Unreachable"]
 
@@ -125,13 +125,14 @@ def parse_retry_after(value: str | None, *, now: float | None = None) -> float |
 class KelviqClient:
     """Async client for /customers/. Use as ``async with KelviqClient(...) as api:``."""
 
-    def __init__(
+    def __init__(  # noqa: PLR0913 - the client's settings, each by name
         self,
         base_url: str,
         api_key: str,
         *,
         concurrency: int = 8,
-        rate: float | None = 10.0,
+        rate: Rate = 10.0,
+        auto_concurrency: bool = False,
         timeout: float = 30.0,
         retry: RetryPolicy | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
@@ -151,7 +152,7 @@ class KelviqClient:
         self._stop = asyncio.Event()
         self._last_answer = time.monotonic()  # any HTTP answer at all, for Unreachable
         self._retrieve_works = False  # GET /customers/{id}/ has answered 200 once
-        self.pacer = Pacer(rate) if rate else None
+        self.pacer = _pacer(rate, auto_concurrency)
         headers = {
             "Authorization": f"Bearer {api_key}",
             "User-Agent": f"kelviq-import/{_version()}",
@@ -423,6 +424,20 @@ class KelviqClient:
         pacer = self.pacer
         if pacer is not None:
             await pacer.acquire()
+        try:
+            return await self._paced_attempt(pacer, method, path, body, params)
+        finally:
+            if pacer is not None:
+                pacer.release()
+
+    async def _paced_attempt(
+        self,
+        pacer: Pacer | None,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        params: dict[str, str | int] | None,
+    ) -> Answer:
         if self._stop.is_set():
             raise NotSent()
         started = time.perf_counter()
@@ -456,7 +471,7 @@ class KelviqClient:
             if status in (429, 503):
                 pacer.throttled(status)
             elif status < 500:
-                pacer.succeeded()
+                pacer.succeeded(time.perf_counter() - started)
         answer = read_answer(status, response.headers.get("content-type", ""), response.content)
         if status in RETRY_STATUSES:
             raise TransientError(
@@ -487,6 +502,16 @@ class KelviqClient:
     def _responded(self, started: float, status: int | None) -> None:
         if self._on_response is not None:
             self._on_response(time.perf_counter() - started, status)
+
+
+def _pacer(rate: Rate, auto_concurrency: bool) -> Pacer | None:
+    """``auto``: slow start from AUTO_START up to AUTO_CEILING; a number: that rate, lower when
+    the API pushes back; None: no pacing (and no auto concurrency, which sizes from a rate)."""
+    if rate == "auto":
+        return Pacer(AUTO_CEILING, start=AUTO_START, auto_concurrency=auto_concurrency)
+    if rate:
+        return Pacer(float(rate), auto_concurrency=auto_concurrency)
+    return None
 
 
 def customer_path(customer_id: str) -> str:

@@ -25,6 +25,12 @@ Empty = Literal["keep", "clear"]  # an empty mapped cell: keep kelviq's value, o
 # costs fewer requests than it saves), or the journal alone.
 Baseline = Literal["auto", "kelviq", "journal"]
 BASELINES: tuple[Baseline, ...] = get_args(Baseline)
+Auto = Literal["auto"]
+# Requests per second: a number (lowered when the API pushes back), "auto" (find the API's
+# limit: ratelimit.py), or None (no pacing at all).
+Rate = float | Auto | None
+AUTO_WORKERS = 128  # --concurrency auto: the most requests ever in flight (ratelimit.AUTO_CONCURRENCY)
+UNPACED_WORKERS = 8  # --concurrency auto with --rate 0: no rate to size from
 MODES: tuple[Mode, ...] = get_args(Mode)
 ON_DUPLICATE: tuple[OnDuplicate, ...] = get_args(OnDuplicate)
 ON_CONFLICT: tuple[OnConflict, ...] = get_args(OnConflict)
@@ -62,8 +68,8 @@ class ImportConfig:
     header_row: int | None = None  # None: the first non-blank line/row
     on_duplicate: OnDuplicate = "error"  # a customerId on several rows: error (all reported), first, last
     allow_empty: bool = False  # a file with a header and no rows is an input error unless set
-    concurrency: int = 8
-    rate: float | None = 10.0  # requests per second for all workers together; None: no limit
+    concurrency: int | Auto = "auto"  # requests in flight; auto: rate x latency (Little's law)
+    rate: Rate = "auto"  # requests per second for all workers together; auto: find the limit
     timeout: float = 30.0
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     report_dir: Path | None = None  # exactly this directory; None: a new one under report_root
@@ -81,6 +87,15 @@ class ImportConfig:
     max_failure_rate: float | None = None  # abort once this share of sent rows has failed
 
     @property
+    def workers(self) -> int:
+        """Workers to start: the number asked for, or auto's upper bound (the pacer admits
+        as many of them at once as rate x latency needs)."""
+        if self.concurrency != "auto":
+            return self.concurrency
+        # Sized from the rate; with no pacing at all (--rate 0) there is none to size from.
+        return AUTO_WORKERS if self.rate is not None else UNPACED_WORKERS
+
+    @property
     def path(self) -> Path:
         """The input file; an in-memory source must have gone through sources.materialised."""
         if not isinstance(self.input, Path):
@@ -95,10 +110,10 @@ class ImportConfig:
     def __post_init__(self) -> None:
         if isinstance(self.input, str | os.PathLike) and not isinstance(self.input, Path):
             object.__setattr__(self, "input", Path(self.input))
-        if self.concurrency < 1:
-            raise UsageError("--concurrency must be at least 1")
-        if self.rate is not None and self.rate <= 0:
-            raise UsageError("--rate must be a positive number of requests per second")
+        if self.concurrency != "auto" and (not isinstance(self.concurrency, int) or self.concurrency < 1):
+            raise UsageError("--concurrency must be a whole number of at least 1, or auto")
+        if self.rate != "auto" and self.rate is not None and (isinstance(self.rate, str) or self.rate <= 0):
+            raise UsageError("--rate must be a positive number of requests per second, or auto")
         if self.timeout <= 0:
             raise UsageError("--timeout must be positive")
         if self.on_duplicate not in ON_DUPLICATE:

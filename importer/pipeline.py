@@ -256,8 +256,9 @@ class _Run:
         api = KelviqClient(
             config.base_url,
             config.api_key,
-            concurrency=config.concurrency,
+            concurrency=config.workers,
             rate=config.rate,
+            auto_concurrency=config.concurrency == "auto" and config.rate is not None,
             timeout=config.timeout,
             retry=config.retry,
             transport=self.transport,
@@ -265,6 +266,7 @@ class _Run:
             on_retry=on_retry,
             on_response=timeline.response,
         )
+        timeline.pacer = api.pacer
         restore = _catch_stop_signals(self.control) if handle_signals else (lambda: None)
         try:
             async with api:
@@ -297,6 +299,10 @@ class _Run:
             journal=str(self.journal.path) if self.journal is not None else None,
             requests=timeline.requests,
             retries=timeline.retries,
+            throttled=timeline.throttled,
+            requests_per_second=round(timeline.requests / elapsed, 1) if elapsed > 0 else 0.0,
+            rate_final=round(timeline.pacer.rate, 1) if timeline.pacer is not None else None,
+            rate_limit_found=round(found, 1) if (found := _limit_found(timeline)) is not None else None,
             file_format=table.kind_name,
             sheet=table.sheet,
             encoding=table.encoding,
@@ -336,7 +342,7 @@ class _Driver:
         self.run, self.api = run, api
         self.config, self.control, self.emit = run.config, run.control, run.emit
         self.journal = run.journal
-        self.queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=run.config.concurrency * 4)
+        self.queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=run.config.workers * 4)
         self.deliver = Delivery(run.config, api, run.journal)
         # Tasks inside a request now (workers, the pre-flight): what the grace period cancels.
         self.inflight: set[asyncio.Future[Any]] = set()
@@ -346,7 +352,7 @@ class _Driver:
         run.control.on_stop = self.stop_sending
 
     async def drive(self) -> None:
-        self.workers = [asyncio.create_task(self.worker(i)) for i in range(self.config.concurrency)]
+        self.workers = [asyncio.create_task(self.worker(i)) for i in range(self.config.workers)]
         producer = asyncio.create_task(self.produce())
         tasks = [producer, *self.workers]
         try:
@@ -460,7 +466,7 @@ class _Driver:
             return None
         remote = Remote()
         try:
-            listing = await remote.load(self.api, concurrency=config.concurrency, budget=budget)
+            listing = await remote.load(self.api, concurrency=min(config.workers, 16), budget=budget)
         except (TooLarge, NotSent, RunAborted) as exc:
             remote.close()
             if isinstance(exc, TooLarge):
@@ -490,7 +496,7 @@ class _Driver:
         # together before any of them can be sent. An intent for a row that is then never
         # sent is harmless: the next run finds the customer absent and creates it.
         batch: list[_Work] = []
-        batch_size = max(1, min(64, config.concurrency * 2))
+        batch_size = max(1, min(64, config.workers * 2))
 
         async def flush() -> None:
             if journal is not None and batch:
@@ -540,6 +546,10 @@ class _Driver:
         await flush()
         for _ in self.workers:
             await self.queue.put(None)
+
+
+def _limit_found(timeline: Timeline) -> float | None:
+    return timeline.pacer.limit_found if timeline.pacer is not None else None
 
 
 def _budget_exceeded(config: ImportConfig, state: _Control) -> RunAborted | None:

@@ -78,13 +78,22 @@ class LiveProgress:
             f"[{STATUS_COLOURS.get(k, 'white')}]{k} {v:,}[/]" for k, v in sorted(snapshot.items())
         )
         backoff = t.backoff()
+        aim, found, achieved = t.rates()
+        pace = f"{achieved:,.0f} requests/s"
+        if aim is not None:
+            limit = f", API limit found ≈ {found:,.0f}/s" if found else ""
+            pace += f" (aiming at {aim:,.0f}/s{limit})"
+        if t.throttled:
+            pace += f", {t.throttled:,} throttled"
         self.progress.update(
             self._task,
             total=t.total or None,
             completed=done,
             speed=f"{done / elapsed:,.0f} rows/s",
         )
-        self._status = "  " + (counts or "starting…") + (f"\n  [yellow]{backoff}[/]" if backoff else "")
+        self._status = (
+            "  " + (counts or "starting…") + f"\n  {pace}" + (f"\n  [yellow]{backoff}[/]" if backoff else "")
+        )
 
 
 def summary_table(summary: Summary) -> object:
@@ -102,7 +111,13 @@ def summary_table(summary: Summary) -> object:
 
 
 def summary_line(summary: Summary) -> str:
+    pace = ""
+    if summary.rate_final is not None:
+        pace = f", aiming at {summary.rate_final:,.0f}/s at the end"
+        if summary.rate_limit_found is not None:
+            pace += f" (API limit found ≈ {summary.rate_limit_found:,.0f}/s)"
     return (
         f"{summary.duration_s:.1f} s, {summary.rows_per_second:,.1f} rows/s, "
-        f"{summary.requests:,} requests, {summary.retries:,} retries"
+        f"{summary.requests:,} requests ({summary.requests_per_second:,.1f}/s{pace}), "
+        f"{summary.retries:,} retries, {summary.throttled:,} throttled"
     )

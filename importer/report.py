@@ -75,6 +75,10 @@ class Summary:
     journal: str | None = None
     requests: int = 0
     retries: int = 0
+    throttled: int = 0  # answers 429 (or 503 under overload), each retried
+    requests_per_second: float = 0.0  # over the whole run
+    rate_final: float | None = None  # the rate the pacer aimed at in the end (None: no pacing)
+    rate_limit_found: float | None = None  # what the API was found to accept, when it pushed back
     file_format: str = "CSV"  # CSV, workbook, JSON Lines, JSON array, Parquet
     sheet: str | None = None
     encoding: str | None = None

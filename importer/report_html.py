@@ -94,10 +94,18 @@ def _charts(series: dict[str, list[float]], summary: dict[str, Any]) -> str:
     t = series.get("t") or []
     if len(t) < 2 or summary.get("dry_run"):
         return "<h2>Over time</h2><p class=legend>Too short a run to chart.</p>"
-    throughput = _svg(
-        t,
-        [("rows/s", series["rows_per_s"], "#2e7d32"), ("requests/s", series["requests_per_s"], "#1565c0")],
-        "per second",
+    lines = [("rows/s", series["rows_per_s"], "#2e7d32"), ("requests/s", series["requests_per_s"], "#1565c0")]
+    if any(series.get("target_per_s") or ()):
+        # What the pacer aimed at beside what was achieved: where they part, the API held it back.
+        lines.append(("rate aimed at", series["target_per_s"], "#90a4ae"))
+    throughput = _svg(t, lines, "per second")
+    found = summary.get("rate_limit_found")
+    pace = (
+        f"<p class=legend>{summary.get('requests_per_second', 0):g} requests/s on average; "
+        f"{summary.get('throttled', 0)} answers throttled (429/503, each retried)"
+        + (f"; the API was found to accept about {found:g}/s" if found else "")
+        + (f"; aiming at {summary['rate_final']:g}/s at the end" if summary.get("rate_final") else "")
+        + ".</p>"
     )
     latency = _svg(
         t,
@@ -112,7 +120,7 @@ def _charts(series: dict[str, list[float]], summary: dict[str, Any]) -> str:
         [("429/503", series["throttled"], "#ef6c00"), ("errors, timeouts", series["errors"], "#c62828")],
         "answers",
     )
-    return f"<h2>Throughput</h2>{throughput}<h2>Latency</h2>{latency}<h2>Throttling and errors</h2>{trouble}"
+    return f"<h2>Throughput</h2>{throughput}{pace}<h2>Latency</h2>{latency}<h2>Throttling and errors</h2>{trouble}"
 
 
 def _svg(t: list[float], lines: list[tuple[str, list[float], str]], unit: str) -> str:

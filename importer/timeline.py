@@ -1,4 +1,5 @@
-"""What happened over the run, second by second: rows finished, requests, latency, 429s.
+"""What happened over the run, second by second: rows finished, requests, latency, 429s, and
+the rate the pacer aimed at.
 
 Kept in fixed one-second buckets (a 10-hour run is 36,000 small tuples), downsampled for
 the charts in report.html. Also where a progress display reads the live state from.
@@ -9,7 +10,10 @@ from __future__ import annotations
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .ratelimit import Pacer
 
 __all__ = ["Timeline"]
 
@@ -22,6 +26,7 @@ class _Second:
     latency_max: float = 0.0
     throttled: int = 0
     errors: int = 0
+    target: float = 0.0  # the pacer's rate at the second's last answer (0: no pacing)
 
 
 @dataclass
@@ -34,6 +39,8 @@ class Timeline:
     requests: int = 0
     retries: int = 0
     last_retry: tuple[float, str, float] | None = None  # (when, reason, wait)
+    throttled: int = 0  # answers 429 (or 503 under overload), retried
+    pacer: Pacer | None = None  # set by the run: the rate aimed at, the limit found
 
     def __post_init__(self) -> None:
         self.started = self.clock()
@@ -54,8 +61,11 @@ class Timeline:
         b.requests += 1
         b.latency_sum += seconds
         b.latency_max = max(b.latency_max, seconds)
+        if self.pacer is not None:
+            b.target = self.pacer.rate
         if status in (429, 503):
             b.throttled += 1
+            self.throttled += 1
         elif status is None or status >= 500:
             b.errors += 1
 
@@ -69,6 +79,16 @@ class Timeline:
             return None
         _, reason, wait = self.last_retry
         return f"retrying in {wait:.1f} s: {reason}"
+
+    def rates(self) -> tuple[float | None, float | None, float]:
+        """(rate aimed at now, the API's limit as found, requests/s over the last 5 s)."""
+        pacer = self.pacer
+        now = int(self.clock() - self.started)
+        recent = self.seconds[max(0, now - 5) : now]  # whole seconds only
+        achieved = sum(b.requests for b in recent) / len(recent) if recent else 0.0
+        if pacer is None:
+            return None, None, achieved
+        return pacer.rate, pacer.limit_found, achieved
 
     @property
     def done(self) -> int:
@@ -94,6 +114,7 @@ class Timeline:
                 "latency_max_ms",
                 "throttled",
                 "errors",
+                "target_per_s",
             )
         }
         for i in range(0, n, step):
@@ -108,4 +129,5 @@ class Timeline:
             out["latency_max_ms"].append(round(max((b.latency_max for b in chunk), default=0.0) * 1000, 2))
             out["throttled"].append(float(sum(b.throttled for b in chunk)))
             out["errors"].append(float(sum(b.errors for b in chunk)))
+            out["target_per_s"].append(round(sum(b.target for b in chunk) / width, 2))
         return out

@@ -138,7 +138,7 @@ async def _download(
         transport=transport,
         sleep=sleep,
     ) as api:
-        listing = await list_customers(api, db, concurrency=config.concurrency)
+        listing = await list_customers(api, db, concurrency=min(config.workers, 16))
         return listing.customers, listing.without_id
 
 

@@ -246,7 +246,8 @@ def test_report_html_shows_what_summary_json_says_in_a_real_browser(tmp_path: Pa
     assert cells.ids["verdict"] == "7 rows to fix"
     assert float(cells.ids["duration"]) == pytest.approx(summary["duration_s"], abs=0.05)
     assert cells.problems == [p["rows"] for p in summary["problems"]] and sum(cells.problems) == 7
-    assert dom.stdout.count("<polyline") == 6  # throughput, latency, throttling: two lines each
+    # Throughput (rows, requests and the rate aimed at), latency and throttling (two lines each).
+    assert dom.stdout.count("<polyline") == 7 and "rate aimed at" in dom.stdout
     assert "http://" not in dom.stdout.replace(summary["base_url"], "")  # nothing fetched from anywhere
     shot = tmp_path / "report.png"
     subprocess.run(

@@ -1,9 +1,10 @@
-"""The pacer: evenly spaced requests, and AIMD when the API pushes back. The clock is moved by
-hand, so nothing here sleeps."""
+"""The pacer: evenly spaced requests that find the API's limit and keep to it. The clock is moved
+by hand and the API is a model (a token bucket), so nothing here sleeps or races."""
 
 from __future__ import annotations
 
 import asyncio
+import math
 
 import pytest
 
@@ -23,7 +24,7 @@ class Clock:
         self.now += seconds
 
 
-def pacer(rate: float, clock: Clock, **kw: float) -> Pacer:
+def pacer(rate: float, clock: Clock, **kw: float | bool) -> Pacer:
     return Pacer(rate, clock=clock, sleep=clock.sleep, **kw)  # type: ignore[arg-type]
 
 
@@ -59,18 +60,133 @@ def test_a_late_wakeup_is_made_up_within_the_tolerance_only() -> None:
     asyncio.run(go())
 
 
-def test_throttling_cuts_once_per_cooldown_to_what_the_api_accepted() -> None:
+class Bucket:
+    """A server's limit as a token bucket holding one second, as the sandbox's (and DRF's
+    throttles, roughly): ``changes`` moves the limit at given seconds; ``windows`` refuses
+    everything for ``windows[1]`` seconds every ``windows[0]`` (quota windows)."""
+
+    def __init__(
+        self,
+        limit: float,
+        *,
+        changes: dict[float, float] | None = None,
+        windows: tuple[float, float] | None = None,
+        t0: float = 100.0,
+    ) -> None:
+        self.limit, self.tokens, self.last, self.t0 = limit, limit, t0, t0
+        self.changes, self.windows = dict(changes or {}), windows
+
+    def __call__(self, now: float) -> bool:
+        for at in [a for a in self.changes if now - self.t0 >= a]:
+            self.limit = self.changes.pop(at)
+            self.tokens = min(self.tokens, self.limit)
+        if self.windows and (now - self.t0) % self.windows[0] < self.windows[1]:
+            return False
+        self.tokens = min(self.limit, self.tokens + (now - self.last) * self.limit)
+        self.last = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+def simulate(p: Pacer, clock: Clock, server: Bucket, seconds: float) -> list[tuple[float, bool]]:
+    """Requests as fast as the pacer lets them go, each answered at once: (second, accepted)."""
+    sent: list[tuple[float, bool]] = []
+
+    async def go() -> None:
+        while clock.now - 100.0 < seconds:
+            await p.acquire()
+            ok = server(clock.now)
+            p.succeeded() if ok else p.throttled()
+            sent.append((clock.now - 100.0, ok))
+
+    asyncio.run(go())
+    return sent
+
+
+def per_second(sent: list[tuple[float, bool]], start: float, end: float, *, ok: bool | None = True) -> float:
+    n = sum(1 for t, accepted in sent if start <= t < end and (ok is None or accepted == ok))
+    return n / (end - start)
+
+
+def test_quota_windows_cost_about_their_own_length() -> None:
+    """--rate 50 against a 50/s limit that refuses everything for 1 s every 15 s: the rate
+    returns to what the API accepted within about a second of each window."""
     clock = Clock()
-    p = pacer(1000, clock)
-    for _ in range(100):  # the API took 100 requests in the last second...
-        clock.now += 0.002
-        p.succeeded()
-    for _ in range(20):  # ...then answered twenty in flight with 429 at once
-        p.throttled()
-    assert p.rate == pytest.approx(100, abs=1) and p.cuts == 1  # one cut, straight to ~100/s
-    clock.now += 1.5
-    p.throttled()  # no success in the last second: the gentle cut applies
-    assert p.rate == pytest.approx(75, abs=1) and p.cuts == 2
+    p = pacer(50, clock)
+    sent = simulate(p, clock, Bucket(50, windows=(15, 1)), 60)
+    assert per_second(sent, 0, 60) >= 0.9 * 50 * 14 / 15
+    for window in (15, 30, 45):
+        assert per_second(sent, window + 1.5, window + 2.5) >= 45  # back near 50/s at once
+
+
+def test_auto_finds_an_unknown_limit_and_holds_just_under_it() -> None:
+    clock = Clock()
+    p = pacer(1000, clock, start=10)
+    sent = simulate(p, clock, Bucket(100), 60)
+    assert per_second(sent, 10, 60) >= 95
+    refused = sum(1 for _, ok in sent if not ok)
+    assert refused / len(sent) <= 0.02
+    assert p.limit_found is not None and 90 <= p.limit_found <= 110
+
+
+def test_a_limit_that_drops_is_followed_within_seconds() -> None:
+    clock = Clock()
+    p = pacer(1000, clock, start=10)
+    sent = simulate(p, clock, Bucket(100, changes={20: 30}), 60)
+    assert per_second(sent, 23, 24, ok=None) <= 33  # everything sent, refused or not
+    after = [ok for t, ok in sent if t >= 20]
+    assert after.count(False) / len(after) <= 0.05
+    assert p.good is not None and p.good <= 31
+
+
+def test_slow_start_ends_where_the_api_starts_queueing() -> None:
+    """No 429 at all, but answers slow down from 10 ms to 200 ms past 80 requests/s."""
+    clock = Clock()
+    p = pacer(1000, clock, start=10)
+
+    async def go() -> None:
+        while clock.now < 130:
+            await p.acquire()
+            p.succeeded(0.01 if p.rate < 80 else 0.2)
+
+    asyncio.run(go())
+    assert p.limit_found is not None and not p.slow_start
+    assert p.good is not None and 50 <= p.good <= 85 and p.rate <= 100
+
+
+def test_auto_concurrency_follows_littles_law_and_holds_requests_back() -> None:
+    clock = Clock()
+    p = pacer(150, clock, auto_concurrency=True, tolerance=10)
+    assert p.inflight_limit == 4  # the lower bound before any latency is known
+    for _ in range(200):
+        p.succeeded(0.3)
+    assert p.inflight_limit == math.ceil(150 * 0.3 * 1.5) + 2  # 70
+    for _ in range(200):
+        p.succeeded(5.0)
+    assert p.inflight_limit == 128  # the upper bound
+
+    async def go() -> list[int]:
+        q = pacer(150, clock, auto_concurrency=True, tolerance=10)
+        started: list[int] = []
+
+        async def one(i: int) -> None:
+            await q.acquire()
+            started.append(i)
+
+        tasks = [asyncio.create_task(one(i)) for i in range(6)]
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        first = list(started)
+        q.release()  # one answer came back: one more may go
+        await asyncio.sleep(0)
+        await asyncio.sleep(0)
+        for t in tasks:
+            t.cancel()
+        return [len(first), len(started)]
+
+    assert asyncio.run(go()) == [4, 5]
 
 
 def test_scattered_503s_are_a_flaky_backend_not_overload() -> None:
@@ -87,20 +203,6 @@ def test_scattered_503s_are_a_flaky_backend_not_overload() -> None:
         clock.now += 0.01
         p.throttled(503)
     assert p.cuts == 1 and p.rate < 100
-
-
-def test_successes_probe_upwards_by_three_percent_a_second_up_to_the_ceiling() -> None:
-    clock = Clock()
-    p = pacer(200, clock)
-    p.rate = 100.0
-    for _ in range(100):  # one second of successes at 100/s
-        clock.now += 0.01
-        p.succeeded()
-    assert p.rate == pytest.approx(103)
-    for _ in range(100_000):
-        clock.now += 0.001
-        p.succeeded()
-    assert p.rate == 200  # never above what was asked
 
 
 def test_the_rate_never_falls_below_the_floor_and_a_fixed_pacer_never_moves() -> None:

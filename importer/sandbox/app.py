@@ -61,6 +61,9 @@ class SandboxOptions:
     drop_rate: float = 0.0  # share of requests whose connection is dropped before anything happens
     burst_every: float = 0.0  # every burst_every seconds, burst_len seconds of nothing but 429
     burst_len: float = 0.0
+    # (second, limit): from that second of the run (counted from the first API request) the
+    # rate limit is this; a limit that drops mid-run, as a shared quota does.
+    rate_changes: tuple[tuple[float, float], ...] = ()
     seed: int | None = None
     duplicate_style: str = "drf400"
     unknown_style: str = "404"
@@ -96,7 +99,7 @@ class SandboxApp:
         self._random = random.Random(self.options.seed)
         self._tokens = self.options.rate_limit or 0.0
         self._last = time.monotonic()
-        self._t0 = self._last
+        self._t0: float | None = None  # the first API request: second 0 of the windows and changes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -171,7 +174,7 @@ class SandboxApp:
         if burst and self.options.burst_len:
             # Time windows, as an API's quota windows are: a window counted in requests would
             # hold a lone retrying client in it until it had made all those requests itself.
-            into = (time.monotonic() - self._t0) % burst
+            into = (time.monotonic() - self._started()) % burst
             if into < self.options.burst_len:
                 self.requests["429"] += 1
                 self.requests["429_burst"] += 1
@@ -240,12 +243,20 @@ class SandboxApp:
                 return bool(value == b"Bearer " + self.options.api_key.encode())
         return False
 
+    def _started(self) -> float:
+        if self._t0 is None:
+            self._t0 = time.monotonic()
+        return self._t0
+
     def _rate_limited(self) -> float | None:
         """Token bucket holding one second of requests; returns seconds to wait, or None."""
+        now = time.monotonic()
         rate = self.options.rate_limit
+        for at, limit in self.options.rate_changes:
+            if now - self._started() >= at:
+                rate = limit
         if not rate:
             return None
-        now = time.monotonic()
         self._tokens = min(rate, self._tokens + (now - self._last) * rate)
         self._last = now
         if self._tokens >= 1:
