@@ -12,7 +12,8 @@ How the rate moves (every figure measured in ``make bench``):
   the quietest seen: an API that queues is at its limit too.
 - **A cut** estimates what the API accepts: successes per second since the previous cut (the
   server's bucket is empty by then, so this is its refill rate), else over the last second.
-  When that is a fair share of the known-good rate, it *is* the limit: the known-good rate
+  When that is a fair share of the most the API was seen to accept in a second lately (not of
+  the rate asked for, which the API never confirmed), it *is* the limit: the known-good rate
   becomes ``margin`` × it, and the rate drops to it at once. When nearly nothing was accepted
   it was a quota window or a pause, not a lower limit: the known-good rate is kept. Cuts are at
   least ``cooldown`` apart (longer when latency is long: one overload answers all the requests
@@ -45,6 +46,7 @@ AUTO_START = 10.0  # --rate auto begins here: the former fixed default, polite t
 AUTO_CEILING = 1000.0  # and never goes above this
 AUTO_CONCURRENCY = (4, 128)  # --concurrency auto stays within these
 _LN2 = math.log(2)
+MIN_EVIDENCE = 3  # successes in a cut's interval before they are read as the API's limit
 
 
 @dataclass
@@ -73,6 +75,7 @@ class Pacer:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rate: float = field(init=False)
     good: float | None = field(default=None, init=False)
+    verified: float | None = field(default=None, init=False)  # most successes in a second, lately
     limit_found: float | None = field(default=None, init=False)
     slow_start: bool = field(default=False, init=False)
     cuts: int = field(default=0, init=False)
@@ -163,14 +166,14 @@ class Pacer:
         if since < max(self.cooldown, 1.5 * self._latency):
             return
         # What the API accepted: since the last cut when that was recent (its bucket has been
-        # empty since), else over the last second.
-        accepted = self._since_cut / since if since < 1.0 else float(self._window(now))
+        # empty since), else over the last second; from a handful of answers, nothing is told.
+        successes = self._since_cut if since < 1.0 else self._window(now)
+        accepted = successes / since if since < 1.0 else float(successes)
         self._last_cut, self._since_cut = now, 0
         self.cuts += 1
-        reference = self.good if self.good is not None else self.rate
-        if accepted >= self.outage_share * reference:
+        if successes >= MIN_EVIDENCE and accepted >= self.outage_share * (self.verified or 0):
             self.slow_start = False
-            self.limit_found = accepted
+            self.limit_found = self.verified = accepted
             self.good = max(self.floor, min(self.ceiling, accepted * self.margin))
             self.rate = max(self.floor, min(self.rate, self.good))
         else:  # a window or a pause: the good rate stands, and slow start goes on after it
@@ -181,6 +184,8 @@ class Pacer:
         now = self.clock()
         self._accepted.append(now)
         self._since_cut += 1
+        if self.adaptive and (n := self._window(now)) > (self.verified or 0):
+            self.verified = n
         if latency is not None:
             self._observe(latency)
         if not self.adaptive:

@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import errno
 import io
+import json
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -532,8 +533,6 @@ def _open_records(path: Path, suffix: str, head: bytes, encoding: str | None) ->
         # One object per line saved as .json (a common export): read as JSON Lines when the
         # first line is a whole object; a single pretty-printed object is not a customer list.
         try:
-            import json
-
             json.loads(text.splitlines()[0])
         except ValueError:
             raise InputError(

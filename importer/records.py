@@ -299,6 +299,7 @@ def _parquet_file(path: Path) -> Any:
 
 def parquet_columns(path: Path) -> list[str]:
     """The schema's columns, struct fields as dotted names."""
+    schema = _parquet_file(path).schema_arrow  # first: it says when pyarrow is missing
     import pyarrow as pa
 
     names: list[str] = []
@@ -310,7 +311,7 @@ def parquet_columns(path: Path) -> list[str]:
             else:
                 names.append(f"{prefix}{f.name}")
 
-    walk("", _parquet_file(path).schema_arrow)
+    walk("", schema)
     return names
 
 

@@ -16,7 +16,11 @@ X = Path("x.csv")
     ("kw", "says"),
     [
         ({"concurrency": 0}, "--concurrency"),
+        ({"concurrency": "many"}, "--concurrency must be a whole number of at least 1, or auto"),
         ({"rate": 0.0}, "--rate"),
+        ({"rate": "fast"}, "--rate must be a positive number of requests per second, or auto"),
+        ({"baseline": "both"}, "--baseline must be one of auto, kelviq, journal"),
+        ({"full": True, "baseline": "kelviq"}, "--full and --baseline kelviq"),
         ({"timeout": 0.0}, "--timeout"),
         ({"header_row": 0}, "--header-row counts from 1"),
         ({"mode": "merge"}, "--mode"),
@@ -51,3 +55,34 @@ def test_the_choices_are_the_ones_click_offers() -> None:
 
 def test_the_key_is_kept_out_of_repr() -> None:
     assert "s3cr3t" not in repr(ImportConfig(input=X, api_key="s3cr3t"))
+
+
+def test_auto_is_the_default_rate_and_concurrency_and_sizes_the_workers() -> None:
+    auto = ImportConfig(input=X, api_key="k")
+    assert (auto.rate, auto.concurrency, auto.workers) == ("auto", "auto", 128)
+    assert ImportConfig(input=X, api_key="k", rate=None).workers == 8  # no rate to size from
+    assert ImportConfig(input=X, api_key="k", concurrency=3).workers == 3
+
+
+@pytest.mark.parametrize(
+    ("args", "rate", "concurrency"),
+    [
+        ([], "auto", "auto"),
+        (["--rate", "AUTO", "--concurrency", "12"], "auto", 12),
+        (["--rate", "0"], 0.0, "auto"),
+    ],
+)
+def test_the_command_line_takes_auto_or_a_number(args: list[str], rate: object, concurrency: object) -> None:
+    from importer.cli import run
+
+    params = run.make_context("run", ["x.csv", *args]).params
+    assert (params["rate"], params["concurrency"]) == (rate, concurrency)
+
+
+def test_a_rate_that_is_neither_auto_nor_a_number_is_a_usage_error() -> None:
+    from click.testing import CliRunner
+
+    from importer.cli import main
+
+    result = CliRunner().invoke(main, ["run", "x.csv", "--rate", "fast"])
+    assert result.exit_code == 2 and "'fast' is not a valid float" in result.output

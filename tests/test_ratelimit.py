@@ -115,6 +115,7 @@ def test_quota_windows_cost_about_their_own_length() -> None:
     returns to what the API accepted within about a second of each window."""
     clock = Clock()
     p = pacer(50, clock)
+    p.succeeded()  # the pre-flight got through, then the first window: one answer tells nothing
     sent = simulate(p, clock, Bucket(50, windows=(15, 1)), 60)
     assert per_second(sent, 0, 60) >= 0.9 * 50 * 14 / 15
     for window in (15, 30, 45):
@@ -129,6 +130,17 @@ def test_auto_finds_an_unknown_limit_and_holds_just_under_it() -> None:
     refused = sum(1 for _, ok in sent if not ok)
     assert refused / len(sent) <= 0.02
     assert p.limit_found is not None and 90 <= p.limit_found <= 110
+
+
+def test_a_rate_asked_for_far_above_the_limit_settles_at_the_limit() -> None:
+    """--rate 1000 against 100/s: the rate asked for was never accepted, so the first cuts are
+    read as the limit, not as a quota window to recover from (which would burst again)."""
+    clock = Clock()
+    p = pacer(1000, clock)
+    sent = simulate(p, clock, Bucket(100), 40)
+    assert per_second(sent, 5, 40) >= 95
+    assert sum(1 for _, ok in sent if not ok) / len(sent) <= 0.02
+    assert p.good is not None and 90 <= p.good <= 100
 
 
 def test_a_limit_that_drops_is_followed_within_seconds() -> None:

@@ -27,6 +27,7 @@ from importer.readers import open_table
 from importer.records import value_text
 from importer.sandbox import DEFAULT_KEY, SandboxServer
 from importer.validate import validate
+from importer.verify import averify
 from tests.helpers import SAMPLE, read_csv, write
 
 SERVER_FIELDS = {"id", "createdOn", "modifiedOn"}  # what the server makes up itself
@@ -278,12 +279,12 @@ def _frame() -> Any:
 
 def _config(server: SandboxServer, tmp_path: Path, source: Any, **kw: Any) -> ImportConfig:
     kw.setdefault("mapping", write(tmp_path / "map.toml", MAPPING))
+    kw.setdefault("report_dir", tmp_path / "report")
     return ImportConfig(
         input=source,
         base_url=server.base_url,
         api_key=DEFAULT_KEY,
         rate=None,
-        report_dir=tmp_path / "report",
         use_journal=False,
         **kw,
     )
@@ -305,6 +306,29 @@ def test_a_dataframe_imports_with_the_values_a_person_expects(tmp_path: Path) ->
     failed = read_csv(tmp_path / "report" / "failed.csv")
     assert [(f["email"], f["seats"], f["kelviq_import_row"]) for f in failed] == [("c@example.com", "5", "3")]
     assert "customerId is empty" in failed[0]["kelviq_import_error"]
+
+
+@pytest.mark.e2e
+def test_validate_and_verify_take_a_dataframe(tmp_path: Path) -> None:
+    from importer.verify import verify
+
+    frame = _frame()
+    with SandboxServer() as server:
+        checked = validate(_config(server, tmp_path, frame, dry_run=True), preview=1)
+        assert checked.summary.counts == {"invalid": 1, "valid": 3}
+        assert checked.preview[0]["payload"]["metadata"]["signup"] == "2024-01-05"
+        run_import(_config(server, tmp_path, frame, report_dir=tmp_path / "run"))
+        proof = verify(_config(server, tmp_path, frame, report_dir=tmp_path / "verify"))
+    assert proof.counts == {"invalid": 1, "match": 3} and proof.input == "DataFrame"
+
+
+def test_parquet_without_pyarrow_is_a_one_line_hint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as if the [parquet] extra were not installed
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    with pytest.raises(
+        InputError, match=r"in.parquet: reading Parquet needs pyarrow: pip install 'kelviq-import\[parquet\]'"
+    ):
+        open_table(write(tmp_path / "in.parquet", "PAR1"))
 
 
 @pytest.mark.e2e
@@ -349,6 +373,8 @@ def test_arun_import_inside_asyncio_run_keeps_the_hosts_sigterm_handler(tmp_path
     async def host() -> tuple[Any, Any]:
         summary = await arun_import(config)
         during = signal.getsignal(signal.SIGTERM)
+        proof = await averify(replace(config, report_dir=tmp_path / "proof"))
+        assert proof.counts == {"invalid": 1, "match": 3}
         again = await arun_import(replace(config, report_dir=tmp_path / "again"), handle_signals=True)
         assert again.counts == {"updated": 3, "invalid": 1}  # no journal: found by the API
         return summary, during
