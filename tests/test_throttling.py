@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from importer.config import ImportConfig
+from importer.console import print_summary
 from importer.pipeline import run_import
 from importer.progress import LiveProgress
 from importer.sandbox import DEFAULT_KEY, SandboxOptions, SandboxServer
@@ -23,7 +24,9 @@ from tests.test_nightly import make_csv
 pytestmark = pytest.mark.e2e
 
 
-def test_auto_finds_the_limit_and_every_row_lands_once(tmp_path: Path) -> None:
+def test_auto_finds_the_limit_and_every_row_lands_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = make_csv(tmp_path / "in.csv", 400)
     timeline = Timeline()
     with SandboxServer(SandboxOptions(rate_limit=60)) as server:
@@ -44,6 +47,10 @@ def test_auto_finds_the_limit_and_every_row_lands_once(tmp_path: Path) -> None:
     assert saved["rate_limit_found"] == summary.rate_limit_found and saved["throttled"] == refused
     html = (tmp_path / "report" / "report.html").read_text()
     assert "rate aimed at" in html and f"found to accept about {summary.rate_limit_found:g}/s" in html
+    print_summary(summary)  # what `run` prints at the end
+    assert f"the API accepted about {summary.rate_limit_found:g}/s; {refused} answers throttled" in (
+        capsys.readouterr().err
+    )
     # What a person watching saw on the last refresh: the rate aimed at and the limit found.
     live = LiveProgress(timeline, "in.csv")
     live._update()
