@@ -111,11 +111,9 @@ class Remote:
 
     def __init__(self) -> None:
         self._db = sqlite3.connect("", isolation_level=None)  # "": a temporary file, gone on close
-        self.listing: Listing | None = None
 
     async def load(self, api: KelviqClient, *, concurrency: int, budget: int | None) -> Listing:
-        self.listing = await list_customers(api, self._db, concurrency=concurrency, budget=budget)
-        return self.listing
+        return await list_customers(api, self._db, concurrency=concurrency, budget=budget)
 
     def get(self, customer_id: str) -> dict[str, Any] | None:
         row = self._db.execute("SELECT record FROM remote WHERE customer_id = ?", (customer_id,)).fetchone()

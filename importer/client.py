@@ -424,24 +424,10 @@ class KelviqClient:
         pacer = self.pacer
         if pacer is not None:
             await pacer.acquire()
-        try:
-            return await self._paced_attempt(pacer, method, path, body, params)
-        finally:
-            if pacer is not None:
-                pacer.release()
-
-    async def _paced_attempt(
-        self,
-        pacer: Pacer | None,
-        method: str,
-        path: str,
-        body: dict[str, Any] | None,
-        params: dict[str, str | int] | None,
-    ) -> Answer:
-        if self._stop.is_set():
-            raise NotSent()
         started = time.perf_counter()
         try:
+            if self._stop.is_set():
+                raise NotSent()
             url = self._create_url if path == "/customers/" else self._base_url + path
             lane = _lane.get()
             client = next(self._next) if lane is None else self._clients[lane % len(self._clients)]
@@ -464,6 +450,9 @@ class KelviqClient:
             raise TransientError(
                 f"connection error ({type(exc).__name__}: {cause})", connect=connect
             ) from None
+        finally:
+            if pacer is not None:
+                pacer.release()  # the place in flight (auto concurrency) is free again
         self._last_answer = time.monotonic()
         status = response.status_code
         self._responded(started, status)

@@ -301,8 +301,10 @@ class _Run:
             retries=timeline.retries,
             throttled=timeline.throttled,
             requests_per_second=round(timeline.requests / elapsed, 1) if elapsed > 0 else 0.0,
-            rate_final=round(timeline.pacer.rate, 1) if timeline.pacer is not None else None,
-            rate_limit_found=round(found, 1) if (found := _limit_found(timeline)) is not None else None,
+            rate_final=round(pacer.rate, 1) if (pacer := timeline.pacer) is not None else None,
+            rate_limit_found=(
+                round(pacer.limit_found, 1) if pacer is not None and pacer.limit_found is not None else None
+            ),
             file_format=table.kind_name,
             sheet=table.sheet,
             encoding=table.encoding,
@@ -546,10 +548,6 @@ class _Driver:
         await flush()
         for _ in self.workers:
             await self.queue.put(None)
-
-
-def _limit_found(timeline: Timeline) -> float | None:
-    return timeline.pacer.limit_found if timeline.pacer is not None else None
 
 
 def _budget_exceeded(config: ImportConfig, state: _Control) -> RunAborted | None:

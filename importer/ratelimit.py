@@ -172,10 +172,7 @@ class Pacer:
         self._last_cut, self._since_cut = now, 0
         self.cuts += 1
         if successes >= MIN_EVIDENCE and accepted >= self.outage_share * (self.verified or 0):
-            self.slow_start = False
-            self.limit_found = self.verified = accepted
-            self.good = max(self.floor, min(self.ceiling, accepted * self.margin))
-            self.rate = max(self.floor, min(self.rate, self.good))
+            self._limit(accepted)
         else:  # a window or a pause: the good rate stands, and slow start goes on after it
             self.rate = max(self.floor, self.rate * self.decrease)
         self._size()
@@ -193,7 +190,7 @@ class Pacer:
             return
         if self.slow_start:
             if self._queueing():
-                self._found_by_latency(now)
+                self._limit(float(self._window(now)))
             else:
                 self.rate = min(self.ceiling, self.rate + _LN2 / self.slow_start_doubling)
         elif self.good is not None and self.rate < self.good:
@@ -214,12 +211,13 @@ class Pacer:
         """The API answers far slower than it did when quiet: requests wait in its queue."""
         return self._samples >= 50 and self._latency > 2 * self._latency_min + 0.05
 
-    def _found_by_latency(self, now: float) -> None:
+    def _limit(self, accepted: float) -> None:
+        """The API accepts about ``accepted`` a second (told by a cut or by queueing): hold
+        ``margin`` under it from now on."""
         self.slow_start = False
-        accepted = float(self._window(now))
-        self.limit_found = accepted
-        self.good = max(self.floor, min(self.rate, accepted * self.margin))
-        self.rate = self.good
+        self.limit_found = self.verified = accepted
+        self.good = max(self.floor, min(self.ceiling, accepted * self.margin))
+        self.rate = max(self.floor, min(self.rate, self.good))
 
     def _size(self) -> None:
         """In flight = rate × latency (Little's law) with headroom, within the bounds."""
