@@ -20,6 +20,8 @@ from .config import BASELINES, EMPTY_CHOICES, MODES, ON_CONFLICT, ON_DUPLICATE, 
 from .console import interactive, print_summary, print_summary_line, print_validation, print_verify, run_line
 from .errors import ExitCode, ImporterError, UsageError
 from .readers import FORMATS, sniff_format
+from .sandbox.app import DUPLICATE_STYLES, UNKNOWN_STYLES
+from .sandbox.app import ROUTES as SANDBOX_ROUTES
 
 if TYPE_CHECKING:
     from .config import Auto, Baseline, Empty, ImportConfig, Mode, OnConflict, OnDuplicate, Rate
@@ -694,15 +696,23 @@ def _guarded(fn: Callable[[], T]) -> T:
 )
 @click.option("--seed", type=int, help="Seed for injected faults, for repeatable runs.")
 @click.option(
+    "--routes",
+    type=click.Choice(SANDBOX_ROUTES),
+    default="all",
+    show_default=True,
+    help="spec: only the routes of the vendor's spec (no GET/DELETE of one customer: 405), "
+    "unknown fields ignored as Django REST framework does; all: retrieve and delete as well.",
+)
+@click.option(
     "--duplicate-style",
-    type=click.Choice(["drf400", "409"]),
+    type=click.Choice(DUPLICATE_STYLES),
     default="drf400",
     show_default=True,
     help='How a duplicate customerId is refused: drf400 = 400 {"customerId": ["... already exists."]}.',
 )
 @click.option(
     "--unknown-style",
-    type=click.Choice(["404", "400"]),
+    type=click.Choice(UNKNOWN_STYLES),
     default="404",
     show_default=True,
     help="How a PATCH of an unknown customerId is refused: 404, or 400 saying it does not exist.",
@@ -721,6 +731,7 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
     burst_429: str | None,
     rate_changes: tuple[str, ...],
     seed: int | None,
+    routes: str,
     duplicate_style: str,
     unknown_style: str,
 ) -> None:
@@ -771,6 +782,7 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
         seed=seed,
         duplicate_style=duplicate_style,
         unknown_style=unknown_style,
+        routes=routes,
     )
 
     def announce(url: str) -> None:

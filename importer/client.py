@@ -17,7 +17,7 @@ import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote
 
 import httpx
@@ -37,13 +37,16 @@ from .contract import (
     check_customer,
     error_text,
     read_answer,
+    record_time,
 )
 from .errors import AuthenticationError, RunAborted
 from .ratelimit import AUTO_CEILING, AUTO_START, Pacer
+from .serverclock import ServerClock
 
-__all__ = ["KelviqClient", "NotSent", "Outcome", "TransientError", "Unreachable"]
+__all__ = ["KelviqClient", "Lookup", "NotSent", "Outcome", "TransientError", "Unreachable"]
 
 MAX_RETRY_AFTER = 300.0
+SEARCH_PAGES = 20  # pages of a search for one customerId before "cannot tell"
 POOL_SIZE = 8
 THROTTLED_ATTEMPTS = 20  # tries of one request answered 429, apart from RetryPolicy.attempts
 
@@ -68,6 +71,20 @@ class Outcome:
     # An earlier attempt may have reached the API and been applied before its answer was
     # lost (a timeout, a dropped connection, a 5xx): "already exists" may be our own doing.
     uncertain: bool = False
+    sent_at: float | None = None  # our wall clock when the first attempt was sent
+
+
+LookupState = Literal["found", "absent", "unknown"]
+
+
+@dataclass(frozen=True, slots=True)
+class Lookup:
+    """What kelviq holds for one customerId, as far as its answers show: ``found`` (with the
+    record), ``absent``, or ``unknown`` (``why`` says what stood in the way)."""
+
+    state: LookupState
+    record: dict[str, Any] | None = None
+    why: str | None = None
 
 
 class _GaveUp(Exception):
@@ -151,7 +168,12 @@ class KelviqClient:
         self._on_response = on_response  # (seconds, HTTP status or None), after every attempt
         self._stop = asyncio.Event()
         self._last_answer = time.monotonic()  # any HTTP answer at all, for Unreachable
-        self._retrieve_works = False  # GET /customers/{id}/ has answered 200 once
+        # GET /customers/{id}/ is not in the spec: None until it has answered, then whether it
+        # works. Learnt once per run, so an API without it costs no extra request per lookup.
+        self._retrieve_works: bool | None = None
+        self._probing = asyncio.Lock()
+        self._probes = 0
+        self.clock = ServerClock()
         self.pacer = _pacer(rate, auto_concurrency)
         headers = {
             "Authorization": f"Bearer {api_key}",
@@ -232,28 +254,66 @@ class KelviqClient:
             )
         return outcome
 
-    async def exists(self, customer_id: str) -> bool | None:
-        """Does kelviq hold this customerId? True/False, or None when it cannot be told.
+    async def lookup(self, customer_id: str) -> Lookup:
+        """What kelviq holds for this customerId, using only what the API shows.
 
-        ``GET /customers/{customerId}/`` first (200: yes; a JSON 404 once that route has
-        answered 200: no). Where the route is not there (404/405 for everything), the listing's
-        ``search`` with an exact match on customerId, a few pages at most.
+        ``GET /customers/{customerId}/`` where that route works (it is not in the spec): a 200
+        is the record, and a JSON 404 means absent once the route has answered 200. A 405, a
+        404 that is not JSON or a page that is not JSON says the route is not there: it is not
+        asked again in this run. Otherwise, and whenever the route cannot decide, the spec's
+        own listing: ``search`` with an exact match on customerId, up to SEARCH_PAGES pages.
         """
-        found = await self.retrieve(customer_id)
-        if found.ok:
-            return True
-        if found.http_status == 404 and self._retrieve_works and found.answer and found.answer.body:
-            return False
-        for page in range(1, 11):
+        if self._retrieve_works is None and self._probes < 3:
+            # One lookup at a time finds out whether the route is there, so that concurrent
+            # workers do not all ask it first; a route that keeps not deciding (JSON 404s for
+            # absent customers only) is then left to each lookup.
+            async with self._probing:
+                if self._retrieve_works is None:
+                    self._probes += 1
+                    return await self._lookup(customer_id)
+        return await self._lookup(customer_id)
+
+    async def _lookup(self, customer_id: str) -> Lookup:
+        if self._retrieve_works is not False:
+            found = await self.retrieve(customer_id)
+            if found.ok and found.body is not None:
+                return Lookup("found", found.body)
+            answer = found.answer
+            if answer is not None and _route_missing(answer):
+                self._retrieve_works = False
+            elif answer is not None and answer.status == 404 and self._retrieve_works:
+                return Lookup("absent")
+        looked = await self._search(customer_id)
+        if looked.state == "found" and self._retrieve_works is None:
+            # The route answered 404 for a customer the listing holds: it is not a retrieve.
+            self._retrieve_works = False
+        return looked
+
+    async def _search(self, customer_id: str) -> Lookup:
+        for page in range(1, SEARCH_PAGES + 1):
             listing = await self.list_page(page=page, page_size=100, search=customer_id)
             if not listing.ok or listing.body is None:
-                return None
+                return Lookup("unknown", why=f"the search for it failed: {listing.error}")
             results = listing.body.get("results") or []
-            if any(isinstance(r, dict) and r.get("customerId") == customer_id for r in results):
-                return True
+            for record in results:
+                if isinstance(record, dict) and record.get("customerId") == customer_id:
+                    return Lookup("found", record)
             if not listing.body.get("next") or not results:
-                return False
-        return None
+                return Lookup("absent")
+        return Lookup("unknown", why=f"its search matches more than {SEARCH_PAGES * 100} customers")
+
+    async def exists(self, customer_id: str) -> bool | None:
+        """Does kelviq hold this customerId? True/False, or None when it cannot be told."""
+        looked = await self.lookup(customer_id)
+        return None if looked.state == "unknown" else looked.state == "found"
+
+    def created_during(self, record: Mapping[str, Any], outcome: Outcome) -> bool | None:
+        """Was this record created after ``outcome``'s first attempt was sent (so by it)?
+        None when neither the record nor the clocks say (see serverclock.py)."""
+        made = record_time(record, "createdOn")
+        if made is None or outcome.sent_at is None:
+            return None
+        return self.clock.made_after(made, outcome.sent_at)
 
     async def preflight(self) -> int | None:
         """One cheap request before the first row: a refused key (AuthenticationError) or an
@@ -300,6 +360,7 @@ class KelviqClient:
         # Most requests succeed at once: the retry machinery is only built for those that
         # do not (it cost ~15% of the client's CPU time per request when always set up).
         uncertain = False
+        sent_at = time.time()
         try:
             answer = await self._attempt(method, path, body, params)
             attempts = 1
@@ -315,6 +376,7 @@ class KelviqClient:
                     exc.attempts,
                     f"gave up after {exc.attempts} attempts: {error}",
                     uncertain=exc.uncertain,
+                    sent_at=sent_at,
                 )
         status = answer.status
         if status in AUTH_STATUSES:
@@ -325,13 +387,21 @@ class KelviqClient:
             if wrong is None and method == "GET" and expect is None and data is None:
                 wrong = check_customer(answer, None)
             if wrong is not None:
-                return Outcome(False, status, None, attempts, wrong, data, answer, uncertain)
+                return Outcome(False, status, None, attempts, wrong, data, answer, uncertain, sent_at)
             kelviq_id = data.get("id") if data is not None else None
             return Outcome(
-                True, status, str(kelviq_id) if kelviq_id else None, attempts, None, data, answer, uncertain
+                True,
+                status,
+                str(kelviq_id) if kelviq_id else None,
+                attempts,
+                None,
+                data,
+                answer,
+                uncertain,
+                sent_at,
             )
         return Outcome(
-            False, status, None, attempts, self._redact(error_text(answer)), data, answer, uncertain
+            False, status, None, attempts, self._redact(error_text(answer)), data, answer, uncertain, sent_at
         )
 
     async def _retry(
@@ -425,6 +495,7 @@ class KelviqClient:
         if pacer is not None:
             await pacer.acquire()
         started = time.perf_counter()
+        sent = time.time()
         try:
             if self._stop.is_set():
                 raise NotSent()
@@ -461,7 +532,19 @@ class KelviqClient:
                 pacer.throttled(status)
             elif status < 500:
                 pacer.succeeded(time.perf_counter() - started)
-        answer = read_answer(status, response.headers.get("content-type", ""), response.content)
+        clock = self.clock
+        answer = read_answer(
+            status,
+            response.headers.get("content-type", ""),
+            response.content,
+            response.headers.get("date") if clock.wants_dates else None,
+        )
+        if answer.date is not None:
+            clock.date_seen(answer.date, sent=sent, received=time.time())
+        if method != "GET" and 200 <= status < 300 and isinstance(answer.body, dict):
+            made = record_time(answer.body, "createdOn" if method == "POST" else "modifiedOn")
+            if made is not None:
+                clock.record_made(made, sent=sent, received=time.time())
         if status in RETRY_STATUSES:
             raise TransientError(
                 self._redact(error_text(answer, limit=200)),
@@ -491,6 +574,15 @@ class KelviqClient:
     def _responded(self, started: float, status: int | None) -> None:
         if self._on_response is not None:
             self._on_response(time.perf_counter() - started, status)
+
+
+def _route_missing(answer: Answer) -> bool:
+    """An answer to ``GET /customers/{id}/`` that says the route is not there (not that the
+    customer is not): 405 (DRF, a route with PATCH only), 501, or a 404/2xx that is not JSON
+    (a framework's or a proxy's page)."""
+    if answer.status in (405, 501):
+        return True
+    return answer.status in (200, 404) and answer.body is None
 
 
 def _pacer(rate: Rate, auto_concurrency: bool) -> Pacer | None:

@@ -11,6 +11,8 @@ mapper, the client, the pipeline and verify judge answers by one set of rules.
 
 from __future__ import annotations
 
+import datetime as dt
+import email.utils
 import json
 import re
 from collections.abc import Iterator, Mapping
@@ -33,6 +35,7 @@ __all__ = [
     "email_problem",
     "error_text",
     "read_answer",
+    "record_time",
     "refusal",
 ]
 
@@ -140,13 +143,14 @@ class Answer:
     body: Any  # parsed JSON, or None when the body was not JSON
     content_type: str
     raw: bytes = b""  # the body as received, for messages when it was not JSON
+    date: float | None = None  # the server's clock when it answered (the Date header), epoch s
 
     @property
     def text(self) -> str:
         return self.raw[:2000].decode("utf-8", errors="replace")
 
 
-def read_answer(status: int, content_type: str, raw: bytes) -> Answer:
+def read_answer(status: int, content_type: str, raw: bytes, date: str | None = None) -> Answer:
     body: Any = None
     if raw:
         try:
@@ -154,7 +158,30 @@ def read_answer(status: int, content_type: str, raw: bytes) -> Answer:
         except ValueError:
             body = None
     kind = content_type.split(";", maxsplit=1)[0].strip()
-    return Answer(status=status, body=body, content_type=kind, raw=raw)
+    return Answer(status=status, body=body, content_type=kind, raw=raw, date=_http_date(date))
+
+
+def _http_date(value: str | None) -> float | None:
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+
+
+def record_time(record: Mapping[str, Any], key: str = "createdOn") -> float | None:
+    """A customer's ``createdOn``/``modifiedOn`` (ISO 8601, server clock) as epoch seconds."""
+    value = record.get(key)
+    if not isinstance(value, str):
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return when.timestamp()
 
 
 def _texts(node: Any) -> Iterator[str]:
@@ -207,19 +234,25 @@ def refusal(answer: Answer) -> Refusal:
     ``unknown``: a 404 (JSON) or a 400/422 saying the customer does not exist.
     ``invalid``: a 400/422 with field errors on other fields only (a serializer reports every
     field's errors at once, so a duplicate id would have been named among them).
-    ``unclear``: anything else: the caller looks the customer up before deciding.
+    ``unclear``: anything else, an error on customerId in words not recognised included: the
+    caller looks the customer up before deciding.
     """
     if answer.status == 409:
         return "exists"
     body = answer.body
     if answer.status in (400, 422):
-        if any(_EXISTS.search(t) for t in _id_field_texts(body)):
+        about_id = _id_field_texts(body)
+        if any(_EXISTS.search(t) for t in about_id):
             return "exists"
         message = " ".join(_texts(body)) if body is not None else ""
         if "customer" in message.lower() and _EXISTS.search(message) and not _UNKNOWN.search(message):
             return "exists"
         if _UNKNOWN.search(message) and "customer" in message.lower():
             return "unknown"
+        if about_id:
+            # Something is said about the customerId in words not recognised (another language,
+            # another phrasing): most often "already exists". Only a lookup can tell.
+            return "unclear"
         if _names_fields(body):
             return "invalid"
         return "unclear"

@@ -7,7 +7,9 @@ read is contract.refusal's business; where an answer does not say, kelviq is ask
 
 from __future__ import annotations
 
-from .client import KelviqClient, Outcome
+from typing import Literal
+
+from .client import KelviqClient, Lookup, Outcome
 from .config import ImportConfig
 from .contract import Payload, Refusal, differences, refusal
 from .journal import Journal, JournalEntry, payload_hash
@@ -16,6 +18,10 @@ from .report import RowResult
 from .statuses import Status
 
 __all__ = ["Delivery"]
+
+# Who made the customer that "already exists": this importer (a lost answer), somebody else
+# (or values other than the file's), nobody we can tell; "same": there before, as the file says.
+Holder = Literal["ours", "theirs", "same", "unconfirmed"]
 
 
 class Delivery:
@@ -31,28 +37,44 @@ class Delivery:
         self.api = api
         self.journal = journal
 
-    async def _refusal(self, outcome: Outcome, cid: str) -> Refusal | None:
-        """What a refused write means: None when it was no refusal (gave up, 5xx, bad 2xx)."""
+    async def _refusal(self, outcome: Outcome, cid: str) -> tuple[Refusal | None, Lookup | None]:
+        """What a refused write means (None: no refusal: gave up, 5xx, a bad 2xx), and the
+        lookup made to tell, if one was needed."""
         answer = outcome.answer
         if outcome.ok or answer is None or not 400 <= answer.status < 500 or answer.status == 429:
-            return None
+            return None, None
         kind = refusal(answer)
-        if kind == "unclear":
-            found = await self.api.exists(cid)
-            if found is not None:
-                kind = "exists" if found else "unknown"
-        return kind
+        if kind != "unclear":
+            return kind, None
+        looked = await self.api.lookup(cid)
+        if looked.state == "unknown":
+            return kind, looked
+        return ("exists" if looked.state == "found" else "unknown"), looked
 
-    async def _ours(self, outcome: Outcome, cid: str, payload: Payload, intent: bytes | None) -> bool:
-        """After "already exists": was it this importer's own earlier POST (an answer lost in
-        this run, or in a run killed mid-request, per the journal's intent)? Then kelviq holds
-        what we sent; a look at the customer confirms it where the API allows."""
+    async def _holder(
+        self, outcome: Outcome, payload: Payload, digest: bytes, intent: bytes | None, looked: Lookup | None
+    ) -> tuple[Holder, Lookup | None]:
+        """After "already exists": who made the customer kelviq holds, and does it hold the file's
+        values? Asked of kelviq only when it matters: when an attempt of ours may have been
+        applied (a lost answer in this run, or a run killed mid-request, per the journal's
+        intent). "ours" is concluded only from a record that shows it: the file's values and
+        a ``createdOn`` after our first attempt (or the journal's intent for these values)."""
         if not outcome.uncertain and intent is None:
-            return False
-        found = await self.api.retrieve(cid)
-        if found.ok and found.body is not None:
-            return not differences(payload, found.body)
-        return outcome.uncertain or intent == payload_hash(payload)
+            return "theirs", looked
+        if looked is None or looked.state != "found":
+            looked = await self.api.lookup(payload["customerId"])
+        if looked.state == "unknown" or looked.record is None:
+            return "unconfirmed", looked
+        if differences(payload, looked.record):
+            return "theirs", looked
+        if intent is not None and intent == digest:
+            return "ours", looked  # the earlier run's create whose answer died with it
+        if outcome.uncertain and self.api.created_during(looked.record, outcome) is not False:
+            # Made after our first attempt, or too close to it to tell apart (the clocks bound
+            # that to about a second): a customer with these exact values created by someone
+            # else in that second is far less likely than our own lost answer.
+            return "ours", looked
+        return "same", looked
 
     async def __call__(
         self, item: Mapped, known: JournalEntry | None, digest: bytes, intent: bytes | None
@@ -64,9 +86,14 @@ class Delivery:
         attempts = 0
         journal = self.journal
 
-        def result(status: Status, outcome: Outcome, error: str | None = None) -> RowResult:
-            kelviq_id = outcome.kelviq_id or (known.kelviq_id if known else None)
-            if status in ("created", "updated") and journal is not None:
+        def result(
+            status: Status, outcome: Outcome, error: str | None = None, record: Lookup | None = None
+        ) -> RowResult:
+            """``record``: a lookup that showed kelviq holding the file's values (journaled)."""
+            shown = record.record if record is not None and record.record is not None else {}
+            kelviq_id = outcome.kelviq_id or (str(shown["id"]) if shown.get("id") else None)
+            kelviq_id = kelviq_id or (known.kelviq_id if known else None)
+            if journal is not None and (status in ("created", "updated") or shown):
                 journal.record(cid, digest, kelviq_id)
             return RowResult(
                 row=item.row,
@@ -84,8 +111,10 @@ class Delivery:
             attempts += outcome.attempts
             if outcome.ok:
                 return result("updated", outcome)
-            kind = await self._refusal(outcome, cid)
+            kind, looked = await self._refusal(outcome, cid)
             if kind != "unknown":
+                if looked is not None and looked.state == "unknown":
+                    return result("failed", outcome, _unconfirmed(cid, looked, outcome))
                 return result("failed", outcome)
             if self.mode == "update":
                 return result(
@@ -99,11 +128,19 @@ class Delivery:
         attempts += outcome.attempts
         if outcome.ok:
             return result("created", outcome)
-        if await self._refusal(outcome, cid) != "exists":
+        kind, looked = await self._refusal(outcome, cid)
+        if kind != "exists":
+            if looked is not None and looked.state == "unknown":
+                return result("failed", outcome, _unconfirmed(cid, looked, outcome))
             return result("failed", outcome)
-        if await self._ours(outcome, cid, payload, intent):
+        holder, looked = await self._holder(outcome, payload, digest, intent, looked)
+        if holder == "ours":
             # An earlier attempt of ours reached the API before its answer was lost.
-            return result("created", outcome, "")
+            return result("created", outcome, "", record=looked)
+        if holder == "unconfirmed":
+            return result("failed", outcome, _unconfirmed(cid, looked, outcome))
+        if holder == "same" and self.mode == "upsert":
+            return result("unchanged", outcome, "", record=looked)
         if self.mode == "upsert":
             outcome = await self.api.update(cid, payload)
             attempts += outcome.attempts
@@ -113,3 +150,8 @@ class Delivery:
         return result(
             "failed", outcome, f"customer {cid!r} already exists in kelviq (--mode create): {outcome.error}"
         )
+
+
+def _unconfirmed(cid: str, looked: Lookup | None, outcome: Outcome) -> str:
+    why = looked.why if looked is not None and looked.why else "kelviq did not show it"
+    return f"could not confirm whether customer {cid!r} exists ({why}); the API said: {outcome.error}"

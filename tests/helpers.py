@@ -32,24 +32,37 @@ REFUSED_EMAILS = [
 
 @dataclass(frozen=True)
 class Dialect:
-    """How the API says "already exists" and "no such customer". The spec declares neither:
-    kelviq's SDK points at Django REST framework (400 field error; 404), other services say
-    409, or 400 with a message. Suites that depend on either run against both."""
+    """How the API says "already exists" and "no such customer", and which routes it has. The
+    spec declares neither answer: kelviq's SDK points at Django REST framework (400 field error;
+    404), other services say 409, or 400 with a message; and the spec has no retrieve route,
+    which the SDK uses. Suites that depend on any of it run against every dialect."""
 
     duplicate_style: str
     unknown_style: str
+    routes: str = "all"
 
     def options(self, **kw: Any) -> SandboxOptions:
-        return SandboxOptions(duplicate_style=self.duplicate_style, unknown_style=self.unknown_style, **kw)
+        return SandboxOptions(
+            duplicate_style=self.duplicate_style, unknown_style=self.unknown_style, routes=self.routes, **kw
+        )
 
     @property
     def args(self) -> tuple[str, ...]:
-        return ("--duplicate-style", self.duplicate_style, "--unknown-style", self.unknown_style)
+        return (
+            "--duplicate-style",
+            self.duplicate_style,
+            "--unknown-style",
+            self.unknown_style,
+            "--routes",
+            self.routes,
+        )
 
 
 DIALECTS = {
     "drf": Dialect(duplicate_style="drf400", unknown_style="404"),
     "409": Dialect(duplicate_style="409", unknown_style="400"),
+    # The published contract and nothing more: no GET/DELETE of one customer (405), DRF defaults.
+    "spec": Dialect(duplicate_style="drf400", unknown_style="404", routes="spec"),
 }
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, quote, unquote
 
-__all__ = ["DEFAULT_KEY", "PREFIX", "SandboxApp", "SandboxOptions"]
+__all__ = ["DEFAULT_KEY", "DUPLICATE_STYLES", "PREFIX", "ROUTES", "UNKNOWN_STYLES", "SandboxApp", "SandboxOptions"]
 
 DEFAULT_KEY = "sandbox-demo-key"
 PREFIX = "/api/v1"
@@ -40,6 +40,10 @@ _EMAIL = re.compile(
 # framework (400 with a field error; 404), other services answer 409 or a 400 with a message.
 DUPLICATE_STYLES = ("drf400", "409")
 UNKNOWN_STYLES = ("404", "400")
+# "all": the spec's routes plus retrieve and delete (the SDK uses them), unknown fields refused;
+# "spec": the spec's routes and nothing more, with Django REST framework's defaults (a method
+# the route lacks is 405, unknown fields are ignored), as the published contract allows.
+ROUTES = ("all", "spec")
 _ADDRESS_FIELDS = {"country", "line1", "line2", "postalCode", "city", "state"}
 _NULLABLE_ADDRESS = {"line2"}
 _CREATE_FIELDS = {"customerId", "email", "name", "metadata", "billingAddress"}
@@ -67,6 +71,7 @@ class SandboxOptions:
     seed: int | None = None
     duplicate_style: str = "drf400"
     unknown_style: str = "404"
+    routes: str = "all"
 
 
 class _Invalid(Exception):
@@ -94,6 +99,9 @@ class SandboxApp:
     customers: dict[str, dict[str, Any]] = field(default_factory=dict)
     requests: Counter[str] = field(default_factory=Counter)
     creates_by_id: Counter[str] = field(default_factory=Counter)
+    # What the API did, in order: ("created" | "updated", customerId), one per applied write.
+    # Tests hold the importer's statuses against it.
+    log: list[tuple[str, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self._random = random.Random(self.options.seed)
@@ -208,10 +216,11 @@ class SandboxApp:
                 cid = unquote(rest[:-1], errors="strict")
                 if method == "PATCH":
                     return self._update(cid, body)
-                if method == "GET":
+                if method == "GET" and self.options.routes != "spec":
                     return self._retrieve(cid)
-                if method == "DELETE":
+                if method == "DELETE" and self.options.routes != "spec":
                     return self._delete(cid)
+                self.requests["405"] += 1
                 return 405, {"detail": f'Method "{method}" not allowed.'}, []
         except _Invalid as exc:
             self.requests["400"] += 1
@@ -223,10 +232,13 @@ class SandboxApp:
             return 200, self.stats(), []
         if path == "/_sandbox/customers":
             return 200, self.customers, []
+        if path == "/_sandbox/log":
+            return 200, [list(entry) for entry in self.log], []
         if path == "/_sandbox/reset" and method == "POST":
             self.customers.clear()
             self.requests.clear()
             self.creates_by_id.clear()
+            self.log.clear()
             return 200, {"ok": True}, []
         return 404, {"detail": "Not found."}, []
 
@@ -306,7 +318,9 @@ class SandboxApp:
     def _create(self, body: bytes) -> tuple[int, Any, list[tuple[bytes, bytes]]]:
         data = _json_object(body)
         unknown = set(data) - _CREATE_FIELDS
-        if unknown:
+        if unknown and self.options.routes == "spec":
+            data = {k: v for k, v in data.items() if k in _CREATE_FIELDS}  # DRF ignores them
+        elif unknown:
             raise _Invalid(f"unknown field(s): {', '.join(sorted(unknown))}")
         cid = data.get("customerId")
         if not isinstance(cid, str) or not cid.strip():
@@ -333,6 +347,7 @@ class SandboxApp:
         }
         self.customers[cid] = record
         self.creates_by_id[cid] += 1
+        self.log.append(("created", cid))
         self.requests["201"] += 1
         return 201, record, []
 
@@ -361,14 +376,18 @@ class SandboxApp:
         if record is None:
             return self._unknown()
         data = _json_object(body)
-        unknown = set(data) - (_CREATE_FIELDS - {"customerId"})
-        if unknown:
+        allowed = _CREATE_FIELDS - {"customerId"}
+        unknown = set(data) - allowed
+        if unknown and self.options.routes == "spec":
+            data = {k: v for k, v in data.items() if k in allowed}  # DRF ignores them
+        elif unknown:
             raise _Invalid(f"unknown field(s): {', '.join(sorted(unknown))}")
         _validate_fields(data)
         record.update(data)
         if record.get("metadata") is None:
             record["metadata"] = {}
         record["modifiedOn"] = _now()
+        self.log.append(("updated", cid))
         self.requests["200"] += 1
         return 200, record, []
 
