@@ -7,12 +7,14 @@ read is contract.refusal's business; where an answer does not say, kelviq is ask
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Literal
 
 from .client import KelviqClient, Lookup, Outcome
 from .config import ImportConfig
 from .contract import Payload, Refusal, differences, refusal
-from .journal import Journal, JournalEntry, payload_hash
+from .journal import Journal, JournalEntry
 from .mapping import Mapped, create_payload
 from .report import RowResult
 from .statuses import Status
@@ -81,74 +83,99 @@ class Delivery:
     ) -> RowResult:
         """``known``: what the journal says kelviq accepted; ``intent``: a payload an earlier
         run sent for this customer without hearing back."""
-        assert item.payload is not None
-        cid, payload = item.customer_id, item.payload
-        attempts = 0
-        journal = self.journal
-
-        def result(
-            status: Status, outcome: Outcome, error: str | None = None, record: Lookup | None = None
-        ) -> RowResult:
-            """``record``: a lookup that showed kelviq holding the file's values (journaled)."""
-            shown = record.record if record is not None and record.record is not None else {}
-            kelviq_id = outcome.kelviq_id or (str(shown["id"]) if shown.get("id") else None)
-            kelviq_id = kelviq_id or (known.kelviq_id if known else None)
-            if journal is not None and (status in ("created", "updated") or shown):
-                journal.record(cid, digest, kelviq_id)
-            return RowResult(
-                row=item.row,
-                customer_id=cid,
-                status=status,
-                http_status=outcome.http_status,
-                kelviq_id=kelviq_id,
-                attempts=attempts,
-                error=error if error is not None else outcome.error,
-                cells=item.cells,
-            )
-
+        row = _Row(item=item, known=known, digest=digest, journal=self.journal)
         if self.mode == "update" or (self.mode == "upsert" and known is not None):
-            outcome = await self.api.update(cid, payload)
-            attempts += outcome.attempts
-            if outcome.ok:
-                return result("updated", outcome)
-            kind, looked = await self._refusal(outcome, cid)
-            if kind != "unknown":
-                if looked is not None and looked.state == "unknown":
-                    return result("failed", outcome, _unconfirmed(cid, looked, outcome))
-                return result("failed", outcome)
-            if self.mode == "update":
-                return result(
-                    "failed", outcome, f"no customer {cid!r} in kelviq (--mode update): {outcome.error}"
-                )
+            done = await self._patch_first(row)
+            if done is not None:
+                return done
             # The journal knew it, the API does not (deleted since): create it again.
-            if journal is not None:
-                journal.forget(cid)
-            known = None
-        outcome = await self.api.create(create_payload(payload))
-        attempts += outcome.attempts
+            if self.journal is not None:
+                self.journal.forget(item.customer_id)
+            row.known = None
+        return await self._post(row, intent)
+
+    async def _patch_first(self, row: _Row) -> RowResult | None:
+        """PATCH a customer believed to exist; None: it does not, create it (upsert)."""
+        cid = row.item.customer_id
+        outcome = await row.sent(self.api.update(cid, row.payload))
         if outcome.ok:
-            return result("created", outcome)
+            return row.result("updated", outcome)
+        kind, looked = await self._refusal(outcome, cid)
+        if kind != "unknown":
+            unsure = looked is not None and looked.state == "unknown"
+            return row.result("failed", outcome, _unconfirmed(cid, looked, outcome) if unsure else None)
+        if self.mode == "update":
+            return row.result(
+                "failed", outcome, f"no customer {cid!r} in kelviq (--mode update): {outcome.error}"
+            )
+        return None
+
+    async def _post(self, row: _Row, intent: bytes | None) -> RowResult:
+        cid, payload = row.item.customer_id, row.payload
+        outcome = await row.sent(self.api.create(create_payload(payload)))
+        if outcome.ok:
+            return row.result("created", outcome)
         kind, looked = await self._refusal(outcome, cid)
         if kind != "exists":
-            if looked is not None and looked.state == "unknown":
-                return result("failed", outcome, _unconfirmed(cid, looked, outcome))
-            return result("failed", outcome)
-        holder, looked = await self._holder(outcome, payload, digest, intent, looked)
+            unsure = looked is not None and looked.state == "unknown"
+            return row.result("failed", outcome, _unconfirmed(cid, looked, outcome) if unsure else None)
+        holder, looked = await self._holder(outcome, payload, row.digest, intent, looked)
         if holder == "ours":
             # An earlier attempt of ours reached the API before its answer was lost.
-            return result("created", outcome, "", record=looked)
+            return row.result("created", outcome, "", shown=looked)
         if holder == "unconfirmed":
-            return result("failed", outcome, _unconfirmed(cid, looked, outcome))
+            return row.result("failed", outcome, _unconfirmed(cid, looked, outcome))
         if holder == "same" and self.mode == "upsert":
-            return result("unchanged", outcome, "", record=looked)
+            return row.result("unchanged", outcome, "", shown=looked)
         if self.mode == "upsert":
-            outcome = await self.api.update(cid, payload)
-            attempts += outcome.attempts
-            return result("updated" if outcome.ok else "failed", outcome)
+            outcome = await row.sent(self.api.update(cid, payload))
+            return row.result("updated" if outcome.ok else "failed", outcome)
         if self.on_conflict == "unchanged":
-            return result("unchanged", outcome, "already exists in kelviq; left as it is")
-        return result(
+            return row.result("unchanged", outcome, "already exists in kelviq; left as it is")
+        return row.result(
             "failed", outcome, f"customer {cid!r} already exists in kelviq (--mode create): {outcome.error}"
+        )
+
+
+@dataclass
+class _Row:
+    """One row in delivery: what is sent, the attempts so far, and its result and journal entry."""
+
+    item: Mapped
+    known: JournalEntry | None
+    digest: bytes
+    journal: Journal | None
+    attempts: int = 0
+
+    @property
+    def payload(self) -> Payload:
+        assert self.item.payload is not None
+        return self.item.payload
+
+    async def sent(self, request: Awaitable[Outcome]) -> Outcome:
+        outcome = await request
+        self.attempts += outcome.attempts
+        return outcome
+
+    def result(
+        self, status: Status, outcome: Outcome, error: str | None = None, *, shown: Lookup | None = None
+    ) -> RowResult:
+        """``shown``: a lookup that showed kelviq holding the file's values (journaled as such)."""
+        record = shown.record if shown is not None and shown.record is not None else {}
+        known = self.known
+        kelviq_id = outcome.kelviq_id or (str(record["id"]) if record.get("id") else None)
+        kelviq_id = kelviq_id or (known.kelviq_id if known else None)
+        if self.journal is not None and (status in ("created", "updated") or record):
+            self.journal.record(self.item.customer_id, self.digest, kelviq_id)
+        return RowResult(
+            row=self.item.row,
+            customer_id=self.item.customer_id,
+            status=status,
+            http_status=outcome.http_status,
+            kelviq_id=kelviq_id,
+            attempts=self.attempts,
+            error=error if error is not None else outcome.error,
+            cells=self.item.cells,
         )
 
 

@@ -156,7 +156,15 @@ def test_an_edited_reimport_without_a_journal_updates_every_customer(
         for name, file in (("edited", edited), ("again", edited)):
             server.app.log.clear()
             summary = run_import(
-                cfg(server, file, tmp_path / name, use_journal=False, baseline="journal", retry=retry, timeout=2)
+                cfg(
+                    server,
+                    file,
+                    tmp_path / name,
+                    use_journal=False,
+                    baseline="journal",
+                    retry=retry,
+                    timeout=2,
+                )
             )
             counts = _held_against_the_log(tmp_path / name, server.app.log)
             assert summary.exit_code == 0 and counts["failed"] == 0 and counts["created"] == 0, counts

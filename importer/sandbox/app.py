@@ -24,7 +24,15 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 from urllib.parse import parse_qs, quote, unquote
 
-__all__ = ["DEFAULT_KEY", "DUPLICATE_STYLES", "PREFIX", "ROUTES", "UNKNOWN_STYLES", "SandboxApp", "SandboxOptions"]
+__all__ = [
+    "DEFAULT_KEY",
+    "DUPLICATE_STYLES",
+    "PREFIX",
+    "ROUTES",
+    "UNKNOWN_STYLES",
+    "SandboxApp",
+    "SandboxOptions",
+]
 
 DEFAULT_KEY = "sandbox-demo-key"
 PREFIX = "/api/v1"
