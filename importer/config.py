@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from .errors import UsageError
 from .sources import Source
 
-__all__ = ["PRODUCTION_URL", "SANDBOX_URL", "ImportConfig", "RetryPolicy"]
+__all__ = ["PRODUCTION_URL", "SANDBOX_URL", "ImportConfig", "RetryPolicy", "normalise_base_url"]
 
 PRODUCTION_URL = "https://api.kelviq.com/api/v1"
 SANDBOX_URL = "https://sandboxapi.kelviq.com/api/v1"
@@ -141,6 +141,7 @@ class ImportConfig:
         if self.empty is not None and self.empty not in EMPTY_CHOICES:
             raise UsageError("--empty must be keep or clear")
         _check_base_url(self.base_url)
+        object.__setattr__(self, "base_url", normalise_base_url(self.base_url))
         if not self.dry_run and not self.api_key:
             raise UsageError(
                 "no API key: set KELVIQ_API_KEY or pass --api-key-file PATH "
@@ -164,6 +165,21 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def normalise_base_url(url: str) -> str:
+    """One spelling per API: scheme and host in lower case, no default port, no trailing slash.
+    The journal is named and matched by it, so ``HTTPS://API.kelviq.com:443/api/v1/`` and
+    ``https://api.kelviq.com/api/v1`` share one journal and read the same in every message."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port
+    default = {"http": 80, "https": 443}.get(scheme)
+    netloc = host if port is None or port == default else f"{host}:{port}"
+    return f"{scheme}://{netloc}{parts.path.rstrip('/')}"
 
 
 def _check_base_url(url: str) -> None:

@@ -107,6 +107,8 @@ def print_validation(result: Validation, quiet: bool) -> None:
         where = summary.file_format
     others = "".join(f", {v} {k}" for k, v in summary.counts.items() if k != "valid")
     click.echo(f"{Path(summary.input).name}: {summary.rows} rows ({where}): {valid} valid{others}")
+    if summary.notice:
+        click.echo(f"note: {summary.notice}")
     click.echo(f"mapping: {result.describe}")
     if unused := summary.unused_columns:
         click.echo(

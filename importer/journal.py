@@ -1,6 +1,6 @@
 """The journal: what the API last accepted for each customerId, so re-runs send only changes.
 
-One SQLite file (WAL) per API base URL, under the user's state directory unless ``--state``
+One SQLite file (WAL) per API base URL, under the user's state directory unless ``--journal``
 names one. Before each write request the journal records the intent (customerId and payload
 digest: write-ahead); each success is committed as soon as the API confirms it and clears
 the intent. A run killed at any instant loses at most the answers that were in flight; the
@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 from urllib.parse import urlsplit
 
+from .config import normalise_base_url
 from .errors import InputError, OutputError, RunAborted
 
 __all__ = ["STATE_ENV", "Journal", "JournalEntry", "default_state_path", "payload_hash"]
@@ -108,7 +109,7 @@ class Journal:
             path.parent.mkdir(parents=True, exist_ok=True)
             lock = Path(f"{path}.lock").open("a+", encoding="utf-8")  # noqa: SIM115 - held while open
         except OSError as exc:
-            raise InputError(f"--state {path}: cannot be created ({exc.strerror or exc})") from None
+            raise InputError(f"--journal {path}: cannot be created ({exc.strerror or exc})") from None
         if not _lock_nowait(lock):
             try:
                 lock.seek(0)
@@ -118,7 +119,7 @@ class Journal:
             lock.close()
             raise RunAborted(
                 f"another kelviq-import run ({holder}) is using the journal {path}; "
-                "wait for it to finish or pass a different --state"
+                "wait for it to finish or pass a different --journal"
             ) from None
         lock.seek(0)
         lock.truncate()
@@ -135,13 +136,13 @@ class Journal:
             row = conn.execute("SELECT value FROM meta WHERE key = 'base_url'").fetchone()
             if row is None:
                 conn.execute("INSERT INTO meta VALUES ('base_url', ?)", (base_url,))
-            elif row[0] != base_url:
+            elif normalise_base_url(row[0]) != normalise_base_url(base_url):
                 raise InputError(
-                    f"--state {path} is the journal of {row[0]}, not {base_url}; use one journal per API"
+                    f"--journal {path} is the journal of {row[0]}, not {base_url}; use one journal per API"
                 )
         except sqlite3.DatabaseError as exc:
             lock.close()
-            raise InputError(f"--state {path}: not a usable journal ({exc})") from None
+            raise InputError(f"--journal {path}: not a usable journal ({exc})") from None
         except InputError:
             lock.close()
             raise

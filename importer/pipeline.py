@@ -315,6 +315,7 @@ class _Run:
             unused_columns=prepared.mapper.unused,
             limit=config.limit,
             baseline=self.baseline,
+            notice=table.notice,
         )
 
     def _log_end(self, summary: Summary) -> None:

@@ -3,12 +3,14 @@ the customerIds it holds more than once. ``validate``, ``run`` and ``verify`` al
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
 from .config import ImportConfig, OnDuplicate
 from .errors import InputError
+from .logs import event
 from .mapping import InputSettings, Mapped, Mapping, RowMapper
 from .mapping_file import load_mapping
 from .problems import Problem
@@ -79,6 +81,8 @@ def prepare(config: ImportConfig) -> Prepared:
         header_row=config.header_row or (None if records else settings.header_row),
         file_format=config.file_format,
     )
+    if table.notice:
+        event(logging.WARNING, "input_read", table.notice)
     mapping = from_file or Mapping.guess(table.columns)
     mapper = mapping.compile(table.columns, where=config.display, empty=config.empty)
     rows, duplicates = _scan_ids(table, mapper)

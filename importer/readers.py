@@ -99,6 +99,7 @@ class Table:
     delimiter: str | None
     sheet: str | None
     header_row: int = 1  # the line (CSV) or sheet row (Excel) the header ends on; 0: records
+    notice: str | None = None  # how it was read differs from what was asked, and why (said once)
 
     @property
     def kind_name(self) -> str:
@@ -210,6 +211,67 @@ def open_table(
 # --- CSV -------------------------------------------------------------------------------------
 
 
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def _encoding_guard(path: Path, head: bytes, asked: str | None, *, gz: bool) -> tuple[str | None, str | None]:
+    """The encoding to read with, and a notice when it is not the one asked for.
+
+    A byte-order mark wins over any setting: it says what the file is. A file that is valid
+    UTF-8 and holds non-ASCII bytes is read as UTF-8 even when a single-byte encoding was asked
+    (the mapping's ``[input]`` for the original export, typically, while the fixed failed.csv
+    was saved as "CSV UTF-8"): reading it as cp1252 would turn ``Groß`` into ``GroÃŸ`` and send
+    that, and text in a single-byte encoding is practically never also valid UTF-8 (every
+    non-ASCII letter would need exactly the right continuation bytes after it).
+    """
+    if asked is None:
+        return None, None
+    try:
+        name = codecs.lookup(asked).name
+    except LookupError:
+        return asked, None  # refused with its own message further on
+    for bom, by_mark in _BOMS:
+        if head.startswith(bom):
+            if name.replace("_", "-").startswith(by_mark.removesuffix("-sig")):
+                return asked, None
+            return by_mark, (
+                f"{path}: read as {by_mark.removesuffix('-sig').upper()}, not {asked}: the file starts with "
+                "a byte-order mark, which says what it is"
+            )
+    if name.startswith(("utf-", "utf_")) or not _utf8_beyond_ascii(path, gz=gz):
+        return asked, None
+    return "utf-8", (
+        f"{path}: read as UTF-8, not {asked}: the file is valid UTF-8 with non-ASCII characters "
+        f'(saved as "CSV UTF-8"?), which {asked} would have turned into others'
+    )
+
+
+def _utf8_beyond_ascii(path: Path, *, gz: bool) -> bool:
+    """Is the whole file valid UTF-8 with at least one non-ASCII character? Read in 1 MB
+    blocks (about a millisecond each): the answer needs every byte, not a sample."""
+    import gzip
+
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="strict")
+    beyond = False
+    try:
+        with gzip.open(path, "rb") if gz else path.open("rb") as fh:
+            while block := fh.read(1 << 20):
+                if not beyond and block.isascii():
+                    continue
+                beyond = True
+                decoder.decode(block)
+            decoder.decode(b"", final=True)
+    except (UnicodeDecodeError, OSError, EOFError):
+        return False
+    return beyond
+
+
 def _detect_encoding(head: bytes) -> str:
     if head.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
@@ -237,6 +299,7 @@ def _open_csv(
             raise InputError(f"{path}: not a readable gzip file ({exc})") from None
     if b"\x00" in head and not head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         raise InputError(f"{path}: looks like a binary file (NUL bytes), not CSV text")
+    encoding, notice = _encoding_guard(path, head, encoding, gz=suffix.endswith(".gz"))
     if encoding is not None:
         try:
             info = codecs.lookup(encoding)
@@ -286,7 +349,7 @@ def _open_csv(
                 header, end = fields, last
                 break
     columns = _header_columns(path, header, end)
-    return Table(path, columns, "csv", encoding, delimiter, None, end)
+    return Table(path, columns, "csv", encoding, delimiter, None, end, notice)
 
 
 def _header_columns(path: Path, header: list[str], line: int) -> tuple[str, ...]:
@@ -524,6 +587,7 @@ def _open_records(path: Path, suffix: str, head: bytes, encoding: str | None) ->
     if suffix == ".parquet":
         columns = parquet_columns(path)
         return Table(path, _record_columns(path, columns), "parquet", None, None, None, 0)
+    encoding, notice = _encoding_guard(path, head, encoding, gz=False)
     encoding = _text_encoding(encoding) if encoding else "utf-8"
     kind: Kind = "jsonl" if suffix in (".jsonl", ".ndjson") else "json"
     text = head.decode(encoding, errors="replace").removeprefix("\ufeff").lstrip()
@@ -546,7 +610,7 @@ def _open_records(path: Path, suffix: str, head: bytes, encoding: str | None) ->
         for name in cells:
             if name not in seen:
                 seen[name] = None
-    return Table(path, _record_columns(path, list(seen)), kind, encoding, None, None, 0)
+    return Table(path, _record_columns(path, list(seen)), kind, encoding, None, None, 0, notice)
 
 
 def _text_encoding(encoding: str) -> str:

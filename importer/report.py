@@ -89,6 +89,7 @@ class Summary:
     unused_columns: tuple[str, ...] = ()
     limit: int | None = None
     baseline: str | None = None  # what the rows were compared with besides the journal
+    notice: str | None = None  # the input was read otherwise than asked (an encoding), and why
 
     @property
     def exit_code(self) -> int:

@@ -38,6 +38,29 @@ def test_a_journal_of_another_api_is_refused(tmp_path: Path) -> None:
         Journal.open(tmp_path / "j.sqlite3", base_url="https://other.test/api/v1")
 
 
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "https://api.example.test/api/v1/",
+        "HTTPS://API.example.test/api/v1",
+        "https://api.example.test:443/api/v1//",
+    ],
+)
+def test_the_same_api_spelled_otherwise_keeps_its_journal(tmp_path: Path, spelling: str) -> None:
+    """Issue 20, case 4: a trailing slash, an upper-case scheme or host, or the default port
+    is the same API: the same journal, found under the same default name."""
+    from importer.config import ImportConfig
+
+    config = ImportConfig(input="x.csv", base_url=spelling, api_key="k")
+    assert config.base_url == BASE
+    assert default_state_path(config.base_url) == default_state_path(BASE)
+    Journal.open(tmp_path / "j.sqlite3", base_url=BASE).close()
+    Journal.open(tmp_path / "j.sqlite3", base_url=spelling).close()  # not refused
+    with pytest.raises(InputError, match="--journal") as refused:
+        Journal.open(tmp_path / "j.sqlite3", base_url="https://other.test/api/v1")
+    assert "--state" not in str(refused.value)
+
+
 def test_a_corrupt_journal_is_refused_in_one_line(tmp_path: Path) -> None:
     (tmp_path / "j.sqlite3").write_bytes(b"this is not a database" * 100)
     with pytest.raises(InputError, match="not a usable journal"):

@@ -218,3 +218,34 @@ def test_quiet_prints_exactly_one_line_for_every_exit_code(tmp_path: Path) -> No
     assert set(seen) == {0, 1, 2, 3, 130, 143}, seen
     for code, text in seen.items():
         assert len(text.strip().splitlines()) == 1, (code, text)
+
+
+@pytest.mark.parametrize("bom", [b"", b"\xef\xbb\xbf"], ids=["utf8", "utf8-bom"])
+def test_a_fix_file_saved_as_utf8_under_a_cp1252_mapping_keeps_its_letters(
+    tmp_path: Path, bom: bytes
+) -> None:
+    """Issue 20, case 3. The mapping's [input] says cp1252 (the original export); the fixed
+    failed.csv was saved as "CSV UTF-8" (with or without a byte-order mark). Relies on: POST
+    creates, the sandbox stores the name as sent."""
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        '[input]\nencoding = "cp1252"\ndelimiter = ";"\n\n[fields]\ncustomerId = "Kundennr"\nname = "Firma"\n',
+        encoding="utf-8",
+    )
+    fixed = tmp_path / "failed.csv"
+    fixed.write_bytes(bom + "Kundennr;Firma\nK1;Groß GmbH\nK2;Müller & Söhne\n".encode())
+    with SandboxServer() as server:
+        checked = invoke("validate", fixed, "--mapping", mapping, "--report-dir", tmp_path / "v")
+        assert "read as UTF-8, not cp1252" in checked.output, checked.output
+        base = ("--base-url", server.base_url, "--mapping", mapping, "--no-journal")
+        done = invoke("run", fixed, *base, "--report-dir", tmp_path / "r")
+        assert done.exit_code == 0, done.output
+        assert server.app.customers["K1"]["name"] == "Groß GmbH"
+        assert server.app.customers["K2"]["name"] == "Müller & Söhne"
+        summary = (tmp_path / "r" / "summary.json").read_text(encoding="utf-8")
+        assert "read as UTF-8" in summary
+    # A real cp1252 file under the same mapping is read as cp1252, with no note.
+    legacy = tmp_path / "legacy.csv"
+    legacy.write_bytes("Kundennr;Firma\nK3;Groß GmbH\n".encode("cp1252"))
+    plain = invoke("validate", legacy, "--mapping", mapping, "--report-dir", tmp_path / "w")
+    assert plain.exit_code == 0 and "read as" not in plain.output, plain.output
