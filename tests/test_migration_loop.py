@@ -229,7 +229,8 @@ def test_a_fix_file_saved_as_utf8_under_a_cp1252_mapping_keeps_its_letters(
     creates, the sandbox stores the name as sent."""
     mapping = tmp_path / "m.toml"
     mapping.write_text(
-        '[input]\nencoding = "cp1252"\ndelimiter = ";"\n\n[fields]\ncustomerId = "Kundennr"\nname = "Firma"\n',
+        '[input]\nencoding = "cp1252"\ndelimiter = ";"\n\n'
+        '[fields]\ncustomerId = "Kundennr"\nname = "Firma"\n',
         encoding="utf-8",
     )
     fixed = tmp_path / "failed.csv"
