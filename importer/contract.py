@@ -280,12 +280,22 @@ def _names_fields(body: Any) -> bool:
     return False
 
 
-def differences(payload: Mapping[str, Any], record: Mapping[str, Any]) -> list[str]:
+def differences(
+    payload: Mapping[str, Any], record: Mapping[str, Any], cleared: tuple[str, ...] = ()
+) -> list[str]:
     """Fields the payload sets (or clears, with null) whose value in kelviq is not the same.
 
     An empty object and null are the same to kelviq: cleared metadata may come back as {}.
+    ``cleared``: dotted fields (``billingAddress.city``) cleared by leaving them out, which
+    kelviq should hold empty.
     """
     found: list[str] = []
+    for dotted in cleared:
+        group, _, key = dotted.partition(".")
+        holder = record.get(group)
+        theirs = holder.get(key) if isinstance(holder, dict) else None
+        if theirs not in (None, "", {}):
+            found.append(f"{dotted}: file (cleared), kelviq {theirs!r}")
 
     def same(mine: Any, theirs: Any) -> bool:
         return mine == theirs or (mine is None and theirs in (None, "", {}))

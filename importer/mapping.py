@@ -345,6 +345,18 @@ class RowMapper:
                 return spec
         raise AssertionError("compile() guarantees a customerId field")
 
+    def cleared(self, payload: Payload) -> tuple[str, ...]:
+        """With empty = "clear": the address and metadata fields the mapping covers that this
+        payload leaves out, as ``billingAddress.city``/``metadata.tier``. kelviq should hold
+        nothing there; a server that merges a PATCH keeps the old value, which verify shows."""
+        if not self.clear:
+            return ()
+        address = payload.get("billingAddress") or {}
+        meta = payload.get("metadata") or {}
+        left = [s.target for s in self.address if s.target[15:] not in address]
+        left += [s.target for s in self.metadata if s.target[9:] not in meta]
+        return tuple(left)
+
     def customer_id(self, src: SourceRow) -> str:
         if len(src.cells) != self.width:
             return ""

@@ -146,7 +146,7 @@ _SCHEMA = """
 CREATE TABLE remote (customer_id TEXT PRIMARY KEY, record TEXT) WITHOUT ROWID;
 CREATE TABLE expected (
     seq INTEGER PRIMARY KEY, origin INTEGER, customer_id TEXT,
-    file INTEGER, row INTEGER, payload TEXT, problem TEXT
+    file INTEGER, row INTEGER, payload TEXT, problem TEXT, cleared TEXT
 );
 CREATE INDEX expected_origin ON expected (origin);
 CREATE INDEX expected_id ON expected (customer_id);
@@ -165,8 +165,8 @@ def _expect(db: sqlite3.Connection, index: int, prepared: Prepared) -> None:
         if item.customer_id:
             db.execute("DELETE FROM expected WHERE customer_id = ?", (item.customer_id,))
         db.execute(
-            "INSERT INTO expected (origin, customer_id, file, row, payload, problem) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO expected (origin, customer_id, file, row, payload, problem, cleared) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
                 item.row,
                 item.customer_id or None,
@@ -174,6 +174,7 @@ def _expect(db: sqlite3.Connection, index: int, prepared: Prepared) -> None:
                 item.row,
                 json.dumps(item.payload) if item.payload is not None else None,
                 item.problem,
+                json.dumps(prepared.mapper.cleared(item.payload)) if item.payload is not None else None,
             ),
         )
     db.execute("COMMIT")
@@ -185,19 +186,19 @@ def _compare(
     report_dir.mkdir(parents=True, exist_ok=True)
     counts: dict[str, int] = {}
     rows = db.execute(
-        "SELECT e.file, e.row, e.customer_id, e.payload, e.problem, r.record FROM expected e "
+        "SELECT e.file, e.row, e.customer_id, e.payload, e.problem, e.cleared, r.record FROM expected e "
         "LEFT JOIN remote r ON r.customer_id = e.customer_id ORDER BY e.file, e.row"
     )
     with open_output(report_dir / "verify.csv", protected=protected) as fh:
         out = csv.writer(fh)
         out.writerow(("file", "row", "customerId", "status", "differences"))
-        for file, row, customer_id, payload, problem, record in rows:
+        for file, row, customer_id, payload, problem, cleared, record in rows:
             if payload is None:
                 status, detail = "invalid", f"cannot be checked: {problem}"
             elif record is None:
                 status, detail = "missing", "no customer with this customerId in kelviq"
             else:
-                diffs = differences(json.loads(payload), json.loads(record))
+                diffs = differences(json.loads(payload), json.loads(record), tuple(json.loads(cleared)))
                 status, detail = ("different", "; ".join(diffs)) if diffs else ("match", "")
             counts[status] = counts.get(status, 0) + 1
             out.writerow((files[file].name, row, customer_id or "", status, safe_cell(detail)))

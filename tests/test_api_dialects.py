@@ -230,6 +230,35 @@ def test_clear_sends_null_for_emptied_cells_and_verify_checks_it(dialect: Dialec
         assert "email: file None, kelviq 'c1@example.com'" in detail
 
 
+def test_verify_sees_a_field_cleared_by_leaving_it_out_that_kelviq_kept(
+    dialect: Dialect, tmp_path: Path
+) -> None:
+    """Issue 20, case 5. Relies on: PATCH applies billingAddress and metadata; a server that
+    merges them instead (kelviq's spec says "refer to API behavior for merge strategy") is
+    played by putting the old values back, as such a server would have kept them."""
+    mapping = write(
+        tmp_path / "m.toml",
+        '[fields]\ncustomerId = "id"\nname = "name"\n"billingAddress.line1" = "street"\n'
+        '"billingAddress.city" = "city"\n\n[metadata]\ntier = "tier"\n',
+    )
+    full = write(tmp_path / "full.csv", "id,name,street,city,tier\nc1,Ada,Main St 1,Oslo,gold\n")
+    emptied = write(tmp_path / "emptied.csv", "id,name,street,city,tier\nc1,Ada,Main St 1,,\n")
+    with SandboxServer(dialect.options()) as server:
+        run_import(cfg(server, full, tmp_path / "a", mapping=mapping, use_journal=False))
+        run_import(cfg(server, emptied, tmp_path / "b", mapping=mapping, use_journal=False, empty="clear"))
+        assert verify(cfg(server, emptied, tmp_path / "v1", mapping=mapping, empty="clear")).exit_code == 0
+        record = server.app.customers["c1"]  # a merging server keeps what the PATCH left out
+        record["billingAddress"] = {**(record["billingAddress"] or {}), "city": "Oslo"}
+        record["metadata"] = {**(record["metadata"] or {}), "tier": "gold"}
+        checked = verify(cfg(server, emptied, tmp_path / "v2", mapping=mapping, empty="clear"))
+        assert checked.counts == {"different": 1} and checked.exit_code == 1
+        detail = read_csv(tmp_path / "v2" / "verify.csv")[0]["differences"]
+        assert "billingAddress.city: file (cleared), kelviq 'Oslo'" in detail
+        assert "metadata.tier: file (cleared), kelviq 'gold'" in detail
+        # With keep, leaving a field out promises nothing about it: still a match.
+        assert verify(cfg(server, emptied, tmp_path / "v3", mapping=mapping)).exit_code == 0
+
+
 def test_the_mapping_file_can_choose_clear(dialect: Dialect, tmp_path: Path) -> None:
     mapping = write(tmp_path / "m.toml", 'empty = "clear"\n[fields]\ncustomerId = "id"\nname = "name"\n')
     journal = tmp_path / "j.sqlite3"
@@ -300,6 +329,38 @@ def test_without_a_retrieve_route_the_search_decides(tmp_path: Path, no_sleep) -
         )
         summary = run_import(mocked(tmp_path, source, use_journal=False), sleep=no_sleep)
     assert summary.counts == {"updated": 1} and patch.call_count == 1
+
+
+def test_an_already_exists_in_another_language_leads_to_a_lookup(tmp_path: Path, no_sleep) -> None:  # type: ignore[no-untyped-def]
+    """Issue 20, case 6. Relies on: a duplicate POST refused with a German message on the
+    customerId field; no retrieve route (405); the listing's search shows the customer."""
+    source = write(tmp_path / "in.csv", "id,name\nC1,One\nC2,Two\n")
+    german = {"customerId": ["Ein Kunde mit dieser Kundennummer ist bereits vorhanden."]}
+    with respx.mock(assert_all_called=False) as api:
+
+        def listing(request: httpx.Request) -> httpx.Response:
+            if request.url.params.get("search") == "C1":
+                return httpx.Response(200, json={**LISTING, "count": 1, "results": [{"customerId": "C1"}]})
+            return httpx.Response(200, json=LISTING)
+
+        api.get(f"{BASE}/customers/").mock(side_effect=listing)
+        api.post(f"{BASE}/customers/").mock(
+            side_effect=lambda r: (
+                httpx.Response(400, json=german)
+                if b'"C1"' in r.content
+                else httpx.Response(400, json={"customerId": ["Länge höchstens 1."]})
+            )
+        )
+        api.get(url__regex=rf"{BASE}/customers/C\d/").mock(
+            return_value=httpx.Response(405, json={"detail": "no"})
+        )
+        patch = api.patch(f"{BASE}/customers/C1/").mock(
+            return_value=httpx.Response(200, json={"id": "u1", "customerId": "C1", "name": "One"})
+        )
+        summary = run_import(mocked(tmp_path, source, use_journal=False, baseline="journal"), sleep=no_sleep)
+    assert patch.call_count == 1 and summary.counts == {"updated": 1, "failed": 1}
+    rows = {r["customerId"]: r for r in read_csv(tmp_path / "rep" / "results.csv")}
+    assert "Länge höchstens 1" in rows["C2"]["error"]  # absent: the API's own words stand
 
 
 @pytest.mark.parametrize(

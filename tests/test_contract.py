@@ -115,6 +115,11 @@ def test_odd_but_addressable_ids_are_fine(cid: str) -> None:
             "unknown",
         ),
         ("DRF field errors", 400, {"email": ["Enter a valid email address."]}, "invalid"),
+        # Issue 20, case 6: what the customerId field says in words not recognised is looked up.
+        ("German", 400, {"customerId": ["Kunde mit dieser customerId ist bereits vorhanden."]}, "unclear"),
+        ("French", 422, {"detail": [{"loc": ["body", "customerId"], "msg": "déjà utilisé"}]}, "unclear"),
+        ("reworded", 400, {"customerId": ["is taken by another record"], "email": ["bad"]}, "unclear"),
+        ("field list", 400, [{"field": "customerId", "message": "conflicts with record 12"}], "unclear"),
         ("plain message", 400, {"message": "bad"}, "unclear"),
         ("HTML 404", 404, None, "unclear"),
         ("405", 405, {"detail": 'Method "PATCH" not allowed.'}, "unclear"),
