@@ -21,7 +21,7 @@ from typing import IO, Any, Literal, NamedTuple, cast
 
 from .errors import InputError
 from .problems import Problem
-from .records import Record, array_records, jsonl_records, parquet_columns, parquet_records
+from .records import FIELD_LIMIT, Record, array_records, jsonl_records, parquet_columns, parquet_records
 
 __all__ = [
     "CSV_SUFFIXES",
@@ -68,8 +68,6 @@ KIND_NAMES: dict[Kind, str] = {
     "parquet": "Parquet",
 }
 SNIFF_BYTES = 64 * 1024
-# A bigger field is an unclosed quote swallowing the file, not data; 1 MB cells still read.
-FIELD_LIMIT = 16 * 1024 * 1024
 csv.field_size_limit(FIELD_LIMIT)
 
 
@@ -598,7 +596,7 @@ def _open_records(path: Path, suffix: str, head: bytes, encoding: str | None) ->
         # first line is a whole object; a single pretty-printed object is not a customer list.
         try:
             json.loads(text.splitlines()[0])
-        except ValueError:
+        except (ValueError, RecursionError):
             raise InputError(
                 f"{path}: holds one JSON object; a .json input is an array of objects "
                 "([{…}, {…}]) or one object per line (JSON Lines)"

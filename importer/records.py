@@ -16,6 +16,8 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
@@ -40,6 +42,44 @@ Record = tuple[int, dict[str, str], Problem | None]
 CHUNK = 1 << 20
 MAX_ELEMENT = 64 << 20  # one array element this large is a broken file, not a customer
 PARQUET_BATCH = 8192
+# The largest cell any reader takes (csv.field_size_limit for CSV): a bigger one is an unclosed
+# quote swallowing the file, or not a customer's data; 1 MB cells still read.
+FIELD_LIMIT = 16 * 1024 * 1024
+_DOUBLE_MAX = Decimal("1.7976931348623157e308")
+# Half of a UTF-16 pair: JSON's "\ud83d" alone (an emoji cut in two by a system that counts
+# UTF-16 units). No UTF-8 text can hold it, so it can be neither sent nor written to a report.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+class _JsonFloat(Decimal):
+    """A JSON number with a fraction or an exponent, exactly as the file writes it: a float
+    would turn the id ``12345678901234567.0`` into 12345678901234568, another customer."""
+
+
+class _NotANumber(str):
+    """``NaN``, ``Infinity`` or ``-Infinity``: Python's json reads them, JSON has no such values."""
+
+
+class _Object(dict[str, Any]):
+    """A JSON object, with the keys it held more than once (a dict keeps only the last value)."""
+
+    repeated: tuple[str, ...] = ()
+
+
+def _object(pairs: list[tuple[str, Any]]) -> _Object:
+    made = _Object(pairs)
+    if len(made) != len(pairs):
+        made.repeated = tuple(k for k, n in Counter(k for k, _ in pairs).items() if n > 1)
+    return made
+
+
+def json_decoder() -> json.JSONDecoder:
+    """The decoder every JSON input is read with: exact numbers, NaN/Infinity and repeated
+    keys kept visible so that flatten() can make them a problem of their row."""
+    return json.JSONDecoder(parse_float=_JsonFloat, parse_constant=_NotANumber, object_pairs_hook=_object)
+
+
+_DECODER = json_decoder()
 
 
 def value_text(value: Any) -> str:  # noqa: PLR0911 - one answer per kind of value
@@ -48,6 +88,10 @@ def value_text(value: Any) -> str:  # noqa: PLR0911 - one answer per kind of val
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, _JsonFloat):
+        if abs(value) > _DOUBLE_MAX:
+            return str(value)  # as written; flatten() makes it a problem of the row
+        return str(int(value)) if value == value.to_integral_value() else format(value, "f")
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -88,6 +132,8 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if value is None or isinstance(value, str | bool | int):
         return value
+    if isinstance(value, _JsonFloat) and abs(value) <= _DOUBLE_MAX:
+        return float(value)  # a number inside a list cell, written back as JSON writes it
     if isinstance(value, float) and math.isfinite(value):
         return value
     return value_text(value)
@@ -104,12 +150,20 @@ def flatten(record: Mapping[Any, Any]) -> tuple[dict[str, str], Problem | None]:
 
     def walk(prefix: str, obj: Mapping[Any, Any]) -> None:
         nonlocal problem
+        if isinstance(obj, _Object) and obj.repeated and problem is None:
+            key = obj.repeated[0]
+            problem = Problem(
+                kind="holds the same key twice in one object: which value is meant cannot be told",
+                column=f"{prefix}{key}",
+            )
         for key, value in obj.items():
             name = f"{prefix}{key}"
             if isinstance(value, Mapping):
                 walk(f"{name}.", value)
                 continue
             text = value_text(value)
+            if problem is None:
+                problem = _value_problem(name, value, text)
             if name in cells and cells[name] != text and problem is None:
                 problem = Problem(
                     kind="two keys of the record give one column different values",
@@ -125,6 +179,28 @@ def flatten(record: Mapping[Any, Any]) -> tuple[dict[str, str], Problem | None]:
 
     walk("", record)
     return cells, problem
+
+
+def _value_problem(name: str, value: Any, text: str) -> Problem | None:
+    """Why a value cannot be a cell, or None: what JSON has no number for, half a character,
+    a cell beyond FIELD_LIMIT."""
+    if isinstance(value, _NotANumber) or (isinstance(value, float) and math.isinf(value)):
+        return Problem(
+            kind="is NaN or Infinity, which is not a number a customer field can hold", column=name
+        )
+    if isinstance(value, _JsonFloat) and abs(value) > _DOUBLE_MAX:
+        return Problem(kind="is a number too large for any reader of JSON", column=name, value=text[:40])
+    if len(text) > FIELD_LIMIT:
+        return Problem(
+            kind=f"is larger than {FIELD_LIMIT >> 20} MB", column=name, value=f"{len(text)} characters"
+        )
+    if _SURROGATE.search(text):
+        return Problem(
+            kind="holds half of a character (a lone UTF-16 surrogate: an emoji cut in two?)",
+            column=name,
+            value=_SURROGATE.sub("\ufffd", text)[:60],
+        )
+    return None
 
 
 def _not_an_object(value: Any, where: str) -> Problem:
@@ -160,7 +236,9 @@ def _jsonl_record(number: int, raw: bytes, encoding: str) -> Record:
     if number == 1:
         text = text.removeprefix("\ufeff")
     try:
-        value = json.loads(text)
+        value = _DECODER.decode(text)
+    except RecursionError:
+        return number, {}, Problem(kind="is nested too deeply to read (objects or arrays inside each other)")
     except json.JSONDecodeError as exc:
         shown = text.strip()
         return (
@@ -173,8 +251,14 @@ def _jsonl_record(number: int, raw: bytes, encoding: str) -> Record:
         )
     if not isinstance(value, dict):
         return number, {}, _not_an_object(value, "line")
-    cells, problem = flatten(value)
-    return number, cells, problem
+    return (number, *_flattened(value))
+
+
+def _flattened(value: Mapping[Any, Any]) -> tuple[dict[str, str], Problem | None]:
+    try:
+        return flatten(value)
+    except RecursionError:
+        return {}, Problem(kind="is nested too deeply to read (objects inside each other)")
 
 
 # --- JSON arrays -----------------------------------------------------------------------------
@@ -191,7 +275,7 @@ class _ArrayReader:
     def __init__(self, path: Path, fh: IO[str]) -> None:
         self.path, self.fh = path, fh
         self.buf, self.pos, self.line, self.eof = "", 0, 1, False
-        self.decoder = json.JSONDecoder()
+        self.decoder = json_decoder()
 
     def _fill(self) -> bool:
         if self.eof:
@@ -252,6 +336,8 @@ class _ArrayReader:
         while True:
             try:
                 value, end = self.decoder.raw_decode(self.buf, self.pos)
+            except RecursionError:
+                raise self._error("an element is nested too deeply to read") from None
             except json.JSONDecodeError as exc:
                 # Near the buffer's end (a cut "nul", "1e", string) more text may complete it;
                 # a real error there is raised once the text around it is read (or at the end).
@@ -271,8 +357,7 @@ def array_records(path: Path, encoding: str) -> Iterator[Record]:
         with path.open(encoding=encoding, newline="") as fh:
             for number, value in enumerate(_ArrayReader(path, fh), 1):
                 if isinstance(value, dict):
-                    cells, problem = flatten(value)
-                    yield number, cells, problem
+                    yield (number, *_flattened(value))
                 else:
                     yield number, {}, _not_an_object(value, "element")
     except UnicodeDecodeError:

@@ -74,7 +74,7 @@ def _write_rows(rows: Iterable[Any], out: IO[str]) -> int:
     for count, row in enumerate(rows, 1):  # noqa: B007 - the count is the result
         if isinstance(row, Mapping):
             cells, _ = flatten(row)
-            out.write(json.dumps(cells, ensure_ascii=False))
+            _write_cells(cells, out)
         else:
             # Kept as it is, so that the reader reports this row as "not an object".
             out.write(json.dumps(row, default=str))
@@ -95,6 +95,16 @@ def _write_frame(frame: DataFrameLike, out: IO[str]) -> int:
     count = 0
     for count, values in enumerate(frame.itertuples(index=False, name=None), 1):  # noqa: B007
         cells, _ = flatten(dict(zip(columns, values, strict=True)))
-        out.write(json.dumps(cells, ensure_ascii=False))
+        _write_cells(cells, out)
         out.write("\n")
     return count
+
+
+def _write_cells(cells: dict[str, str], out: IO[str]) -> None:
+    """One spooled record. Text that UTF-8 cannot hold (half of a surrogate pair) goes in as a
+    JSON escape, so that the reader makes it a problem of its row instead of the write failing."""
+    text = json.dumps(cells, ensure_ascii=False)
+    try:
+        out.write(text)
+    except UnicodeEncodeError:
+        out.write(json.dumps(cells))

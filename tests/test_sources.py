@@ -391,3 +391,68 @@ def test_arun_import_inside_asyncio_run_keeps_the_hosts_sigterm_handler(tmp_path
         assert calls == [signal.SIGTERM]
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+# --- values JSON can hold that no customer field can (issues 20 and 21) -------------------------
+
+
+def test_json_values_that_cannot_be_sent_make_their_row_invalid(tmp_path: Path) -> None:
+    """Each of these was sent as something else, or stopped the whole file: now each is its
+    own invalid row with its reason, and the rows around it read as before."""
+    deep = '{"id": "D", "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+    big = '{"id": "B", "name": "' + "x" * (17 << 20) + '"}'
+    lines = [
+        '{"id": 12345678901234567.0, "name": "exact"}',
+        '{"id": "N", "name": NaN}',
+        '{"id": "I", "name": -Infinity}',
+        '{"id": "E", "name": 1e400}',
+        '{"id": "K", "name": "first", "name": "second"}',
+        '{"id": "S", "name": "M\\ud83d"}',
+        deep,
+        big,
+        '{"id": "ok", "score": 1.50, "tiny": 2.5e-3, "list": [1.5, 2]}',
+    ]
+    path = write(tmp_path / "in.jsonl", "\n".join(lines) + "\n")
+    got = {row: (cells, problem) for row, cells, problem in rows_of(path)}
+    assert got[1][0][0] == "12345678901234567" and got[1][1] is None  # the digits the file holds
+    assert "NaN or Infinity" in (got[2][1] or "") and "NaN or Infinity" in (got[3][1] or "")
+    assert "too large" in (got[4][1] or "")
+    assert "same key twice" in (got[5][1] or "")
+    assert "half of a character" in (got[6][1] or "")
+    assert "nested too deeply" in (got[7][1] or "")
+    assert "larger than 16 MB" in (got[8][1] or "")
+    ok = dict(zip(open_table(path).columns, got[9][0], strict=True))
+    assert (ok["score"], ok["tiny"], ok["list"], got[9][1]) == ("1.50", "0.0025", "[1.5, 2]", None)
+
+
+def test_a_broken_string_in_one_line_leaves_the_others_to_import(tmp_path: Path) -> None:
+    """Issue 21, case 1: a lone surrogate once ended the run with an internal error (exit 70)
+    and no results. Relies on: the sandbox's POST creating customers."""
+    lines = [f'{{"id": "C{i}", "name": "Name {i}"}}' for i in range(50)]
+    lines[7] = '{"id": "C7", "name": "Cut \\ud83d"}'
+    path = write(tmp_path / "in.jsonl", "\n".join(lines) + "\n")
+    with SandboxServer() as server:
+        config = ImportConfig(
+            input=path, base_url=server.base_url, api_key=DEFAULT_KEY, rate=None, report_dir=tmp_path / "r"
+        )
+        summary = run_import(config)
+        assert summary.counts == {"created": 49, "invalid": 1} and summary.exit_code == 1
+        from_api = run_import(
+            replace(
+                config,
+                input=[{"id": "P1", "name": "Cut \ud83d"}, {"id": "P2", "name": "Fine"}],
+                report_dir=tmp_path / "p",
+            )
+        )
+        assert from_api.counts == {"created": 1, "invalid": 1}
+    failed = read_csv(tmp_path / "r" / "failed.csv")
+    assert [r["kelviq_import_row"] for r in failed] == ["8"]
+    assert "half of a character" in failed[0]["kelviq_import_error"]
+
+
+def test_a_json_array_nested_too_deeply_is_one_line_naming_it(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "in.json", '[{"id": "A"},\n{"id": "B", "x": ' + "[" * 100_000 + "]" * 100_000 + "}]"
+    )
+    with pytest.raises(InputError, match=r"line 2: not valid JSON \(an element is nested too deeply"):
+        list(open_table(path).rows())
