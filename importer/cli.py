@@ -596,17 +596,20 @@ def init_mapping(input_path: Path, delimiter: str | None, **options: Any) -> Non
     """
 
     def go() -> None:
-        from .mapping_file import draft_mapping
+        from .mapping_file import draft_mapping, find_header
         from .readers import open_table
 
         path, options["file_format"] = _spool_if_stream(input_path, options["file_format"])
-        table = open_table(path, delimiter=_delimiter(delimiter), **options)
+        asked = options.pop("header_row")
+        table = find_header(
+            lambda line: open_table(path, delimiter=_delimiter(delimiter), header_row=line, **options), asked
+        )
         from .mapping import InputSettings
 
         settings = InputSettings(
             encoding=table.encoding if table.encoding not in (None, "utf-8", "utf-8-sig") else None,
             delimiter=table.delimiter if table.delimiter not in (None, ",") else None,
-            header_row=table.header_row if table.header_row > 1 else None,
+            header_row=table.header_line if table.header_line > 1 else None,
             sheet=table.sheet,
         )
         click.echo(draft_mapping(table.columns, input_path.name, settings), nl=False)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping as MappingABC
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, cast
 
 from .config import EMPTY_CHOICES, Empty
@@ -24,9 +25,39 @@ from .mapping import (
     Unmapped,
     metadata_key,
 )
-from .readers import REPORT_COLUMNS
+from .readers import REPORT_COLUMNS, Table
 
-__all__ = ["draft_mapping", "load_mapping"]
+__all__ = ["HEADER_SEARCH", "draft_mapping", "find_header", "load_mapping"]
+
+HEADER_SEARCH = 20  # lines (or sheet rows) init-mapping looks through for a header under titles
+
+
+def find_header(open_at: Callable[[int | None], Table], header_row: int | None) -> Table:
+    """The table init-mapping drafts from: its header is the first line that looks like one.
+
+    ``open_at(n)`` opens the input with its header on line ``n`` (None: the first line). An
+    export with title lines above the header ("Customer export", "As of 2026-11-01") would
+    otherwise give a draft that maps nothing. With no ``header_row``, when the first line has
+    no customer id column, the next HEADER_SEARCH lines are tried for one that has. A draft
+    that would map nothing at all is refused, naming --header-row.
+    """
+    table = open_at(header_row)
+    if header_row is None and "customerId" not in Mapping.guess(table.columns).fields:
+        for line in range(table.header_line + 1, table.header_line + 1 + HEADER_SEARCH):
+            try:
+                below = open_at(line)
+            except InputError:
+                break
+            if "customerId" in Mapping.guess(below.columns).fields:
+                return below
+    if not Mapping.guess(table.columns).fields:
+        shown = ", ".join(repr(c[:30]) for c in table.columns[:4])
+        raise InputError(
+            f"{table.path}: no header found: line {table.header_line} ({shown}) names no customer field"
+            + ("" if header_row else f", nor do the {HEADER_SEARCH} lines below it")
+            + "; pass --header-row N with the line the header is on"
+        )
+    return table
 
 
 def draft_mapping(columns: tuple[str, ...], source: str, settings: InputSettings | None = None) -> str:
@@ -38,7 +69,7 @@ def draft_mapping(columns: tuple[str, ...], source: str, settings: InputSettings
     placed = {c for spec in mapping.fields.values() for c in spec.columns}
     q = _toml_string
     out = [
-        f"# kelviq-import mapping for {source}, drafted by `kelviq-import init-mapping`.",
+        f"# kelviq-import mapping for {_toml_string(source)[1:-1]}, drafted by `kelviq-import init-mapping`.",
         "# Check every line, then: kelviq-import validate INPUT --mapping THIS_FILE --preview 3",
         '# Values: a column name, a template "{First} {Last}", or',
         '#   { column = "...", transform = ["trim", "lower"], default = "..." }',
@@ -86,8 +117,22 @@ def draft_mapping(columns: tuple[str, ...], source: str, settings: InputSettings
     return "\n".join(out)
 
 
+_TOML_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
 def _toml_string(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string that reads back as ``text`` whatever it holds: the spec's escapes
+    for backslash, quote and the control characters, ``\\uXXXX`` for the other controls (a
+    header cell with a line break in it cannot end the string and write TOML of its own)."""
+    out = []
+    for char in text:
+        if char in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[char])
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\u{ord(char):04X}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
 
 
 def _toml_column(name: str) -> str:

@@ -98,6 +98,12 @@ class Table:
     sheet: str | None
     header_row: int = 1  # the line (CSV) or sheet row (Excel) the header ends on; 0: records
     notice: str | None = None  # how it was read differs from what was asked, and why (said once)
+    header_start: int = 0  # the line a header spread over several lines starts on (0: header_row)
+
+    @property
+    def header_line(self) -> int:
+        """The line or row to name as ``--header-row`` to read this same header again."""
+        return self.header_start or self.header_row
 
     @property
     def kind_name(self) -> str:
@@ -340,14 +346,14 @@ def _open_csv(
     # The header is read from the file itself, not the sample: a wide export's header
     # can be longer than the 64 KB sniffed.
     header: list[str] = []
-    end = 0
+    begin = end = 0
     with contextlib.closing(_records(Table(path, (), "csv", encoding, delimiter, None))) as records:
         for start, last, fields in records:
             if start > first and any(c.strip() for c in fields):
-                header, end = fields, last
+                header, begin, end = fields, start, last
                 break
     columns = _header_columns(path, header, end)
-    return Table(path, columns, "csv", encoding, delimiter, None, end, notice)
+    return Table(path, columns, "csv", encoding, delimiter, None, end, notice, begin)
 
 
 def _header_columns(path: Path, header: list[str], line: int) -> tuple[str, ...]:
