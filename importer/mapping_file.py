@@ -8,9 +8,9 @@ naming the file and the key.
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Callable
 from collections.abc import Mapping as MappingABC
 from pathlib import Path
-from collections.abc import Callable
 from typing import Any, cast
 
 from .config import EMPTY_CHOICES, Empty
