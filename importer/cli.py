@@ -318,12 +318,18 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
         if os.environ.get("KELVIQ_IMPORT_REPORTS") != str(report_root):
             raise UsageError("--report-dir and --report-root contradict each other; pass one")
         report_root = None  # the environment's default yields to an explicit --report-dir
+    key = "" if dry_run else _read_key(api_key_file)
+    if not dry_run and not key:
+        raise UsageError(
+            "no API key: set KELVIQ_API_KEY or pass --api-key-file PATH "
+            "(or use --dry-run to validate without sending)"
+        )
     input_path, file_format = _spool_if_stream(input_path, file_format)
     return ImportConfig(
         input=input_path,
         file_format=file_format,
         base_url=SANDBOX_URL if use_sandbox else (base_url or PRODUCTION_URL),
-        api_key="" if dry_run else _read_key(api_key_file),
+        api_key=key,
         mapping=mapping,
         sheet=sheet,
         encoding=encoding,

@@ -143,9 +143,11 @@ class ImportConfig:
         _check_base_url(self.base_url)
         object.__setattr__(self, "base_url", normalise_base_url(self.base_url))
         if not self.dry_run and not self.api_key:
+            # The library reads no environment: a caller's key is whatever it passes (the command
+            # line reads $KELVIQ_API_KEY or --api-key-file and says so itself).
             raise UsageError(
-                "no API key: set KELVIQ_API_KEY or pass --api-key-file PATH "
-                "(or use --dry-run to validate without sending)"
+                "no API key: ImportConfig(api_key=...) is empty (on the command line: set "
+                "KELVIQ_API_KEY or pass --api-key-file PATH; or validate with a dry run)"
             )
         if not self.dry_run and not all("!" <= c <= "~" for c in self.api_key):
             # Never shown: a key with a line break or a non-ASCII letter cannot be a header

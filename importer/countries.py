@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from functools import cache
+from functools import cache, lru_cache
 
 __all__ = ["to_alpha2"]
 
@@ -51,6 +51,7 @@ _ALIASES = {
     "saint martin": "MF",
     "sint maarten": "SX",
     "kosovo": "XK",
+    "xkx": "XK",  # Kosovo's user-assigned alpha-3, as the EU and IMF write it
 }
 
 
@@ -91,10 +92,12 @@ def _index() -> dict[str, str]:
                 index[_fold(value)] = country.alpha_2
         index[_fold(country.alpha_2)] = country.alpha_2
     index.update(_ALIASES)
+    for code in _ALIASES.values():  # every code this module can produce is also read as input
+        index[_fold(code)] = code
     return index
 
 
-@cache
+@lru_cache(maxsize=4096)  # a column holds few distinct countries; a bound keeps odd input from growing it
 def to_alpha2(value: str) -> str | None:
     """``'Germany'``, ``'DEU'``, ``'de'`` → ``'DE'``; ``'Reunion'`` → ``'RE'``; None if unknown."""
     key = _fold(value)

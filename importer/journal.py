@@ -213,6 +213,29 @@ class Journal:
             "UPDATE customers SET payload_hash = ? WHERE customer_id = ?", (_NONE, customer_id)
         )
 
+    def unknown_more_than(self, customer_ids: Iterable[str], limit: int) -> bool:
+        """Do more than ``limit`` of these customerIds have nothing accepted in the journal?
+        Asked in blocks of 5,000 ids, one query each, and stops as soon as the answer is yes."""
+        unknown = 0
+        block: list[str] = []
+
+        def count() -> int:
+            row = self._conn.execute(
+                "SELECT count(*) FROM json_each(?) AS f WHERE NOT EXISTS (SELECT 1 FROM customers c "
+                "WHERE c.customer_id = f.value AND c.payload_hash != ?)",
+                (json.dumps(block), _NONE),
+            ).fetchone()
+            block.clear()
+            return int(row[0])
+
+        for cid in customer_ids:
+            block.append(cid)
+            if len(block) >= 5000:
+                unknown += count()
+                if unknown > limit:
+                    return True
+        return unknown + (count() if block else 0) > limit
+
     def is_new(self) -> bool:
         """Nothing recorded yet, not even an intent: a first run, or a runner with no disk."""
         return self._conn.execute("SELECT 1 FROM customers LIMIT 1").fetchone() is None

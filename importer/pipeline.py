@@ -23,12 +23,12 @@ import httpx
 from .baseline import Remote, TooLarge, pages_for
 from .client import KelviqClient, NotSent, Sleep, Unreachable
 from .config import ImportConfig
-from .contract import differences
 from .delivery import Delivery
 from .errors import AuthenticationError, ImporterError, OutputError, RunAborted, UsageError
-from .journal import Journal, JournalEntry, default_state_path, payload_hash
+from .journal import Journal, default_state_path
 from .logs import event
 from .mapping import Mapped
+from .planner import NOT_LISTED, Rules, Send, Skip, decide
 from .prepare import Prepared, prepare
 from .report import Reporter, RowResult, Summary, counts_text, default_report_dir, file_sha256
 from .sources import materialised
@@ -41,7 +41,6 @@ OnResult = Callable[[RowResult], None]
 FAILURE_RATE_MIN_ROWS = 20  # a failure rate means little before this many rows were sent
 GRACE_S = 3.0  # after a stop signal, how long requests in flight may still finish
 
-_Work = tuple[Mapped, "JournalEntry | None", bytes, "bytes | None"]
 
 
 @dataclass
@@ -345,7 +344,7 @@ class _Driver:
         self.run, self.api = run, api
         self.config, self.control, self.emit = run.config, run.control, run.emit
         self.journal = run.journal
-        self.queue: asyncio.Queue[_Work | None] = asyncio.Queue(maxsize=run.config.workers * 4)
+        self.queue: asyncio.Queue[Send | None] = asyncio.Queue(maxsize=run.config.workers * 4)
         self.deliver = Delivery(run.config, api, run.journal)
         # Tasks inside a request now (workers, the pre-flight): what the grace period cancels.
         self.inflight: set[asyncio.Future[Any]] = set()
@@ -413,8 +412,8 @@ class _Driver:
     async def worker(self, lane: int) -> None:
         api, control, emit = self.api, self.control, self.emit
         api.use_lane(lane)
-        while (work := await self.queue.get()) is not None:
-            item, known, digest, intent = work
+        while (send := await self.queue.get()) is not None:
+            item = send.item
             reason = control.not_sent_reason()
             if reason is not None:
                 emit(_unsent(item, "not_sent", reason))
@@ -425,7 +424,7 @@ class _Driver:
             assert me is not None
             self.inflight.add(me)
             try:
-                result = await self.deliver(item, known, digest, intent)
+                result = await self.deliver(item, send.known, send.digest, send.intent)
             except asyncio.CancelledError:
                 if control.not_sent_reason() is None:
                     raise  # not the grace period's cancel: the run itself is being torn down
@@ -447,26 +446,45 @@ class _Driver:
 
     async def load_baseline(self) -> Remote | None:
         """kelviq's customer list, when rows are to be compared with it (baseline.py): always
-        with --baseline kelviq; with auto when the journal is new and the account's pages are
-        no more than the rows to send. A listing that fails leaves the journal alone to judge."""
+        with --baseline kelviq; with auto when listing costs fewer requests than it saves.
+
+        What listing saves: a row the journal does not know costs a POST, and a second request
+        when the customer exists (refused, then PATCHed, and reported updated though nothing
+        changed); listed, an unchanged customer costs nothing. So auto lists when the pages
+        are fewer than the rows the journal does not cover (all of them without a journal).
+        A listing that fails leaves the journal alone to judge."""
         config, run = self.config, self.run
         if config.baseline == "journal" or config.full:
             return None
-        if config.baseline == "auto" and (self.journal is None or not self.journal.is_new()):
+        journal, rows = self.journal, run.prepared.rows
+        fresh = journal is None or journal.is_new() or len(journal) == 0
+        # A listing is at least one page: with at most one row the journal does not know, it
+        # cannot pay, and a re-run where nothing changed still makes no request at all.
+        covered = config.baseline == "auto" and not fresh and journal is not None
+        if covered and journal is not None and not journal.unknown_more_than(run.prepared.customer_ids(), 1):
             return None
         await self.preflight_once()
         if self.control.not_sent_reason() is not None:
             return None
-        budget = None if config.baseline == "kelviq" else run.prepared.rows
+        budget = None if config.baseline == "kelviq" else rows
         if self.account_size == 0 and config.baseline == "auto":
             run.baseline = "kelviq holds no customers: nothing to compare with"
             return None
-        if budget is not None and self.account_size is not None and pages_for(self.account_size) > budget:
+        pages = pages_for(self.account_size) if self.account_size is not None else None
+        if budget is not None and pages is not None and pages >= budget:
             run.baseline = (
-                f"not listed: kelviq holds {self.account_size} customers ({pages_for(self.account_size)} "
-                f"pages), more requests than the {budget} rows to send"
+                f"not listed: kelviq holds {self.account_size} customers ({pages} pages), "
+                f"no fewer requests than the {budget} rows to send"
             )
             return None
+        if config.baseline == "auto" and not fresh and journal is not None:
+            limit = pages if pages is not None else rows // 2
+            if not journal.unknown_more_than(run.prepared.customer_ids(), limit):
+                run.baseline = (
+                    f"not listed: the journal knows all but {limit} or fewer of the file's customers, "
+                    f"fewer than the {limit} pages of kelviq's list"
+                )
+                return None
         remote = Remote()
         try:
             listing = await remote.load(self.api, concurrency=min(config.workers, 16), budget=budget)
@@ -493,56 +511,43 @@ class _Driver:
                 remote.close()
 
     async def _produce(self, remote: Remote | None) -> None:
+        """Each row's fate from the planner; rows to send go to the workers in batches."""
         config, control, emit, journal = self.config, self.control, self.emit, self.journal
+        rules = Rules.of(config)
         queued = 0
         # Rows go to the workers in small batches whose write-ahead intents are committed
         # together before any of them can be sent. An intent for a row that is then never
         # sent is harmless: the next run finds the customer absent and creates it.
-        batch: list[_Work] = []
+        batch: list[Send] = []
         batch_size = max(1, min(64, config.workers * 2))
 
         async def flush() -> None:
             if journal is not None and batch:
-                journal.record_intents((work[0].customer_id, work[2]) for work in batch)
-            for work in batch:
-                await self.queue.put(work)
+                journal.record_intents((send.item.customer_id, send.digest) for send in batch)
+            for send in batch:
+                await self.queue.put(send)
             batch.clear()
 
         for item in self.run.prepared.mapped():
-            if item.payload is None:
-                emit(_invalid(item))
+            stopping = item.payload is not None and (reason := control.not_sent_reason()) is not None
+            if stopping and self.queue.empty():
+                emit(_unsent(item, "not_sent", reason or ""))
                 continue
-            reason = control.not_sent_reason()
-            if reason is not None and self.queue.empty():
-                emit(_unsent(item, "not_sent", reason))
-                continue
-            digest = payload_hash(item.payload)
-            known, intent = journal.lookup(item.customer_id) if journal is not None else (None, None)
-            if remote is not None:
-                # kelviq's own list judges: absent -> create, equal -> unchanged, else update.
-                record = remote.get(item.customer_id)
-                kelviq_id = record.get("id") if record is not None else None
-                kelviq_id = str(kelviq_id) if kelviq_id is not None else None
-                if record is None:
-                    known = None
-                elif not differences(item.payload, record):
-                    if journal is not None:
-                        journal.record(item.customer_id, digest, kelviq_id)
-                    emit(_unchanged(item, kelviq_id))
-                    continue
-                else:
-                    known = JournalEntry(b"", kelviq_id)
-            elif known is not None and known.payload_hash == digest and not config.full:
-                emit(_unchanged(item, known.kelviq_id))
-                continue
-            if config.limit is not None and queued >= config.limit:
-                emit(_unsent(item, "not_sent", f"not sent: a trial run (--limit {config.limit})"))
+            known, intent = (None, None)
+            if journal is not None and item.payload is not None:
+                known, intent = journal.lookup(item.customer_id)
+            listed = NOT_LISTED if remote is None or item.payload is None else remote.get(item.customer_id)
+            decision = decide(item, journal=known, intent=intent, listed=listed, queued=queued, rules=rules)
+            if isinstance(decision, Skip):
+                if decision.holds and journal is not None:
+                    journal.record(item.customer_id, decision.digest, decision.result.kelviq_id)
+                emit(decision.result)
                 continue
             await self.preflight_once()
             if (reason := control.not_sent_reason()) is not None:
                 emit(_unsent(item, "not_sent", reason))
                 continue
-            batch.append((item, known, digest, intent))
+            batch.append(decision)
             queued += 1
             if len(batch) >= batch_size:
                 await flush()
@@ -601,12 +606,6 @@ def _invalid(item: Mapped) -> RowResult:
         error=item.problem,
         cells=item.cells,
         problems=item.problems,
-    )
-
-
-def _unchanged(item: Mapped, kelviq_id: str | None) -> RowResult:
-    return RowResult(
-        row=item.row, customer_id=item.customer_id, status="unchanged", kelviq_id=kelviq_id, cells=item.cells
     )
 
 

@@ -30,6 +30,11 @@ class Prepared:
     duplicates: dict[str, list[int]]  # customerId -> the rows that share it
     on_duplicate: OnDuplicate = "error"
 
+    def customer_ids(self) -> Iterator[str]:
+        """Every row's customerId (empty ones left out), without mapping the rest of the row."""
+        customer_id = self.mapper.customer_id
+        return (cid for src in self.table.rows() if (cid := customer_id(src)))
+
     def mapped(self) -> Iterator[Mapped]:
         dups = self.duplicates
         keep_first = self.on_duplicate == "first"

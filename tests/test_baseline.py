@@ -91,3 +91,31 @@ def test_baseline_kelviq_trusts_kelviq_over_the_journal(dialect: Dialect, tmp_pa
         assert server.app.customers["C000004"]["name"] == "Customer 4"
         results = {r["customerId"]: r["status"] for r in read_csv(tmp_path / "checked" / "results.csv")}
         assert results["C000003"] == "created" and results["C000004"] == "updated"
+
+
+def test_a_journal_that_knows_few_of_the_file_still_lists_kelviq_when_cheaper(
+    dialect: Dialect, tmp_path: Path
+) -> None:
+    """Issue 20, case 9: only a brand-new journal used to list, and --no-journal never did."""
+    with SandboxServer(dialect.options()) as server:
+        journal = tmp_path / "j.sqlite3"
+        run_import(cfg(server, make_csv(tmp_path / "few.csv", 3), tmp_path, "few", journal=journal))
+        run_import(cfg(server, make_csv(tmp_path / "all.csv", 300), tmp_path, "all", use_journal=False))
+        source = make_csv(tmp_path / "export.csv", 300)
+        summaries = []
+        sent = requests_during(
+            server, lambda: summaries.append(run_import(cfg(server, source, tmp_path, "n", journal=journal)))
+        )
+        assert summaries[0].counts == {"unchanged": 300}
+        assert (sent["GET"], sent["POST"], sent["PATCH"]) == (4, 0, 0)  # pre-flight + 3 pages
+        # Without a journal at all: the same 4 requests, where sending would cost 600.
+        sent = requests_during(
+            server,
+            lambda: summaries.append(run_import(cfg(server, source, tmp_path, "m", use_journal=False))),
+        )
+        assert summaries[1].counts == {"unchanged": 300} and sent["total"] == 4
+        # A journal that covers the file: no listing and no request at all.
+        sent = requests_during(
+            server, lambda: summaries.append(run_import(cfg(server, source, tmp_path, "k", journal=journal)))
+        )
+        assert summaries[2].counts == {"unchanged": 300} and sent["total"] == 0

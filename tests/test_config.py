@@ -86,3 +86,12 @@ def test_a_rate_that_is_neither_auto_nor_a_number_is_a_usage_error() -> None:
 
     result = CliRunner().invoke(main, ["run", "x.csv", "--rate", "fast"])
     assert result.exit_code == 2 and "'fast' is not a valid float" in result.output
+
+
+def test_the_library_reads_no_environment_and_says_what_to_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Issue 20, case 10: the library's message named KELVIQ_API_KEY, which it does not read."""
+    monkeypatch.setenv("KELVIQ_API_KEY", "from-env")
+    monkeypatch.setenv("KELVIQ_BASE_URL", "https://elsewhere.test/api/v1")
+    with pytest.raises(UsageError, match=r"ImportConfig\(api_key=\.\.\.\) is empty"):
+        ImportConfig(input=X)
+    assert ImportConfig(input=X, api_key="k").base_url == "https://api.kelviq.com/api/v1"
