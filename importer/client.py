@@ -16,7 +16,7 @@ import itertools
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 from urllib.parse import quote
 
@@ -539,6 +539,7 @@ class KelviqClient:
             response.content,
             response.headers.get("date") if clock.wants_dates else None,
         )
+        answer = self._redacted(answer)
         if answer.date is not None:
             clock.date_seen(answer.date, sent=sent, received=time.time())
         if method != "GET" and 200 <= status < 300 and isinstance(answer.body, dict):
@@ -568,12 +569,50 @@ class KelviqClient:
 
     def _redact(self, text: str) -> str:
         """No text that may carry a header value reaches a report or a log with the key in it."""
+        return scrub(text, self._api_key)
+
+    def _redacted(self, answer: Answer) -> Answer:
+        """The answer with the key scrubbed from its body *before* any text is cut from it: a
+        key straddling a 200-character cut would otherwise survive in part."""
         key = self._api_key
-        return text.replace(key, "[API key]") if key and len(key) >= 4 else text
+        if len(key) < SECRET_PREFIX or not answer.raw:
+            return answer
+        raw = answer.raw
+        heads = {key[:SECRET_PREFIX].encode(), quote(key, safe="")[:SECRET_PREFIX].encode()}
+        if not any(head in raw for head in heads):
+            return answer
+        text = scrub(raw.decode("utf-8", errors="replace"), key)
+        return replace(read_answer(answer.status, answer.content_type, text.encode()), date=answer.date)
 
     def _responded(self, started: float, status: int | None) -> None:
         if self._on_response is not None:
             self._on_response(time.perf_counter() - started, status)
+
+
+SECRET_PREFIX = 6  # no run of the key this long, from its start, is left in any text
+
+
+def scrub(text: str, key: str) -> str:
+    """``text`` with the key, and any start of it of SECRET_PREFIX characters or more (a key
+    cut short by the server or by a message's length limit), as ``[API key]``; its
+    percent-encoded form too (a server echoing a URL)."""
+    if not key:
+        return text
+    if len(key) < SECRET_PREFIX:
+        return text.replace(key, "[API key]") if len(key) >= 4 else text
+    for secret in dict.fromkeys((key, quote(key, safe=""))):
+        head = secret[:SECRET_PREFIX]
+        if head not in text:
+            continue
+        out, at = [], 0
+        while (found := text.find(head, at)) != -1:
+            end = found + SECRET_PREFIX
+            while end < len(text) and end - found < len(secret) and text[end] == secret[end - found]:
+                end += 1
+            out += [text[at:found], "[API key]"]
+            at = end
+        text = "".join(out) + text[at:]
+    return text
 
 
 def _route_missing(answer: Answer) -> bool:

@@ -12,11 +12,13 @@ the process dies, even by SIGKILL.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
 import re
 import sqlite3
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +70,64 @@ def default_state_path(base_url: str) -> Path:
     return root / f"{slug}.sqlite3"
 
 
+def _open_lock(given: Path, lock: Path) -> IO[str]:
+    """The lock file, opened without following a link and without truncating it (only its
+    holder writes its pid into it, once the lock is taken)."""
+    nofollow = getattr(os, "O_NOFOLLOW", 0)
+    try:
+        if lock.is_symlink():
+            raise OSError(errno.ELOOP, "a symbolic link")
+        fd = os.open(lock, os.O_RDWR | os.O_CREAT | nofollow, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise InputError(
+                f"--journal {given}: its lock file {lock} is a symbolic link; remove it (a planted "
+                "link would make the lock write over the file it points at)"
+            ) from None
+        raise InputError(f"--journal {given}: cannot be created ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise InputError(f"--journal {given}: its lock file {lock} is not a regular file; remove it")
+    return os.fdopen(fd, "r+", encoding="utf-8")
+
+
+# What a journal holds: anything else in the file belongs to another program.
+_OURS = {"customers": {"customer_id", "payload_hash", "kelviq_id", "updated_at"}, "meta": {"key", "value"}}
+
+
+def _refuse_foreign(given: Path, path: Path) -> None:
+    """Refuse, before any write, a file that is not a journal: a link where the journal's WAL
+    files go, or an SQLite database with tables of its own (``--journal`` naming another
+    program's file would otherwise get a new column, a table and WAL mode)."""
+    for side in (Path(f"{path}-wal"), Path(f"{path}-shm")):
+        if side.is_symlink():
+            raise InputError(f"--journal {given}: {side} is a symbolic link; remove it")
+    try:
+        if not path.exists() or path.stat().st_size == 0:
+            return
+    except OSError as exc:
+        raise InputError(f"--journal {given}: cannot be read ({exc.strerror or exc})") from None
+    if not path.is_file():
+        raise InputError(f"--journal {given}: not a regular file")
+    try:
+        probe = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+        try:
+            tables = {
+                name: {row[1] for row in probe.execute(f'PRAGMA table_info("{name}")')}
+                for (name,) in probe.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            }
+        finally:
+            probe.close()
+    except sqlite3.DatabaseError as exc:
+        raise InputError(f"--journal {given}: not a usable journal ({exc})") from None
+    foreign = sorted(n for n, cols in tables.items() if n not in _OURS or not _OURS[n] <= cols)
+    if foreign:
+        raise InputError(
+            f"--journal {given}: an SQLite database of another program (tables {', '.join(foreign[:5])}), "
+            "not a kelviq-import journal; name a new file"
+        )
+
+
 def _lock_nowait(fh: IO[str]) -> bool:
     """Take the journal's lock without waiting; False when another process holds it. The OS
     drops it with its holder, even after SIGKILL: flock on POSIX, a byte lock on Windows."""
@@ -105,11 +165,19 @@ class Journal:
 
     @classmethod
     def open(cls, path: Path, *, base_url: str) -> Journal:
+        """Lock and open the journal at ``path`` (a link to it is followed: one lock per file).
+
+        Nothing is written before it is known to be a journal: a lock file that is a link
+        (planted in a shared state directory to make the lock overwrite another file) is
+        refused, and so is an SQLite database of another program, byte for byte untouched.
+        """
+        given = path
         try:
+            path = path.resolve()
             path.parent.mkdir(parents=True, exist_ok=True)
-            lock = Path(f"{path}.lock").open("a+", encoding="utf-8")  # noqa: SIM115 - held while open
         except OSError as exc:
-            raise InputError(f"--journal {path}: cannot be created ({exc.strerror or exc})") from None
+            raise InputError(f"--journal {given}: cannot be created ({exc.strerror or exc})") from None
+        lock = _open_lock(given, Path(f"{path}.lock"))
         if not _lock_nowait(lock):
             try:
                 lock.seek(0)
@@ -126,6 +194,7 @@ class Journal:
         lock.write(f"pid {os.getpid()}")
         lock.flush()
         try:
+            _refuse_foreign(given, path)
             conn = sqlite3.connect(path, isolation_level=None)
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -138,11 +207,11 @@ class Journal:
                 conn.execute("INSERT INTO meta VALUES ('base_url', ?)", (base_url,))
             elif normalise_base_url(row[0]) != normalise_base_url(base_url):
                 raise InputError(
-                    f"--journal {path} is the journal of {row[0]}, not {base_url}; use one journal per API"
+                    f"--journal {given} is the journal of {row[0]}, not {base_url}; use one journal per API"
                 )
         except sqlite3.DatabaseError as exc:
             lock.close()
-            raise InputError(f"--journal {path}: not a usable journal ({exc})") from None
+            raise InputError(f"--journal {given}: not a usable journal ({exc})") from None
         except InputError:
             lock.close()
             raise

@@ -42,7 +42,6 @@ FAILURE_RATE_MIN_ROWS = 20  # a failure rate means little before this many rows 
 GRACE_S = 3.0  # after a stop signal, how long requests in flight may still finish
 
 
-
 @dataclass
 class _Control:
     """Why the run is stopping, if it is, and the counts the error budget reads."""

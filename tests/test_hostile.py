@@ -377,3 +377,55 @@ def test_impossible_encodings_are_usage_errors(tmp_path: Path, encoding: str, sa
     )
     assert result.returncode == 2 and says in result.stderr and "internal error" not in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+# --- round three (issue 21) ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("offset", [150, 190, 199, 390, 399])
+def test_a_key_echoed_across_a_cut_leaves_no_part_of_it_anywhere(
+    tmp_path: Path, offset: int, no_sleep
+) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21, case 3. Relies on: a server (a proxy error page, a debug endpoint) echoing
+    the Authorization header in its error body, placed so that the 200/400-character cut of
+    a message falls inside the key."""
+    secret = "sk_live_0123456789abcdefghijklmnopqrstuvw"  # 33 characters after the prefix
+    base = "https://api.example.test/api/v1"
+
+    def echo(request: httpx.Request) -> httpx.Response:
+        body = "x" * offset + f" Authorization: {request.headers['authorization']} trailing"
+        status = 500 if request.method == "POST" and b"s1" in request.content else 418
+        return httpx.Response(status, text=body, headers={"content-type": "text/plain"})
+
+    source = small_csv(tmp_path, 3)
+    with respx.mock(assert_all_called=False) as api:
+        api.get(f"{base}/customers/").mock(
+            return_value=httpx.Response(200, json={"count": 0, "next": None, "results": []})
+        )
+        api.post(f"{base}/customers/").mock(side_effect=echo)
+        api.get(url__regex=rf"{base}/customers/s\d/").mock(side_effect=echo)
+        config = ImportConfig(
+            input=source,
+            base_url=base,
+            api_key=secret,
+            rate=None,
+            report_dir=tmp_path / "r",
+            use_journal=False,
+            retry=RetryPolicy(attempts=2, backoff_initial=0.001, backoff_max=0.001),
+        )
+        summary = run_import(config, sleep=no_sleep)
+    assert summary.counts.get("failed") == 3
+    written = everything_written(tmp_path / "r")
+    assert "Authoriz" in written or offset > 190  # the echo reached the report, cut or not
+    for size in range(6, len(secret) + 1):
+        assert secret[:size] not in written, size
+
+
+def test_scrub_takes_the_key_and_any_start_of_it() -> None:
+    from importer.client import scrub
+
+    key = "abcdefghijklmnop"
+    assert scrub(f"x {key} y", key) == "x [API key] y"
+    assert scrub("cut at abcdefg", key) == "cut at [API key]"
+    assert scrub("short abcde stays", key) == "short abcde stays"  # 5 characters say nothing
+    assert scrub("ab%2Fcdefgh!", "ab/cdefgh") == "[API key]!"  # percent-encoded

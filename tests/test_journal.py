@@ -101,3 +101,40 @@ def test_one_directory_for_all_users_when_asked(tmp_path: Path, monkeypatch: pyt
     monkeypatch.delenv(STATE_ENV)
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "xdg"))
     assert default_state_path(BASE).parent == tmp_path / "xdg" / "kelviq-import"
+
+
+def test_a_planted_lock_link_is_refused_and_its_target_untouched(tmp_path: Path) -> None:
+    """Issue 21, case 2: the lock was opened following links and truncated."""
+    victim = tmp_path / "victim.txt"
+    victim.write_text("precious", encoding="utf-8")
+    (tmp_path / "j.sqlite3.lock").symlink_to(victim)
+    with pytest.raises(InputError, match="lock file .* is a symbolic link") as refused:
+        Journal.open(tmp_path / "j.sqlite3", base_url=BASE)
+    assert "\n" not in str(refused.value)
+    assert victim.read_text(encoding="utf-8") == "precious" and not (tmp_path / "j.sqlite3").exists()
+
+
+def test_another_programs_database_is_refused_byte_for_byte_untouched(tmp_path: Path) -> None:
+    """Issue 21, case 7: it used to get a column, a meta table and WAL mode, then a traceback."""
+    import sqlite3
+
+    other = tmp_path / "app.db"
+    conn = sqlite3.connect(other)
+    conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, name TEXT)")
+    conn.execute("INSERT INTO customers (name) VALUES ('Ada')")
+    conn.commit()
+    conn.close()
+    before = other.read_bytes()
+    with pytest.raises(InputError, match="an SQLite database of another program"):
+        Journal.open(other, base_url=BASE)
+    assert other.read_bytes() == before and not Path(f"{other}-wal").exists()
+
+
+def test_a_journal_named_through_a_link_is_locked_as_the_file_itself(tmp_path: Path) -> None:
+    """Issue 21, case 13: the lock was named after the path as given, so two runs could share
+    one journal through a link."""
+    real = tmp_path / "j.sqlite3"
+    link = tmp_path / "alias.sqlite3"
+    link.symlink_to(real)
+    with Journal.open(real, base_url=BASE), pytest.raises(RunAborted, match="is using the journal"):
+        Journal.open(link, base_url=BASE)
