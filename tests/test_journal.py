@@ -108,7 +108,7 @@ def test_a_planted_lock_link_is_refused_and_its_target_untouched(tmp_path: Path)
     victim = tmp_path / "victim.txt"
     victim.write_text("precious", encoding="utf-8")
     (tmp_path / "j.sqlite3.lock").symlink_to(victim)
-    with pytest.raises(InputError, match="lock file .* is a symbolic link") as refused:
+    with pytest.raises(InputError, match=r"lock file .* is a symbolic link") as refused:
         Journal.open(tmp_path / "j.sqlite3", base_url=BASE)
     assert "\n" not in str(refused.value)
     assert victim.read_text(encoding="utf-8") == "precious" and not (tmp_path / "j.sqlite3").exists()
