@@ -66,24 +66,46 @@ async def list_customers(
     total_pages = math.ceil(count / size) if isinstance(count, int) and count > 0 else None
     if budget is not None and total_pages is not None and total_pages > budget:
         raise TooLarge(total_pages)
-    customers, without_id = _store(db, first)
+    customers, without_id, _ = _store(db, first)
     pages, body = 1, first
     if total_pages is not None and first.get("next"):
         # Page numbers are known: several at a time (nothing is written meanwhile).
         numbers = iter(range(2, total_pages + 1))
         while batch := [n for _, n in zip(range(max(1, concurrency)), numbers, strict=False)]:
-            for body in await asyncio.gather(*(_page(api, n) for n in batch)):
-                listed, missing = _store(db, body)
+            for number, body in zip(
+                batch, await asyncio.gather(*(_page(api, n) for n in batch)), strict=True
+            ):
+                listed, missing, new = _store(db, body)
                 customers, without_id, pages = customers + listed, without_id + missing, pages + 1
-    # Without a count, or when the account grew meanwhile: follow ``next`` to the end.
+                _refuse_endless(body, new, number, count)
+    # Without a count, or when the account grew meanwhile: follow ``next`` to the end, within
+    # what the first page's count allows (a margin for customers added meanwhile).
+    most = 2 * total_pages + 10 if total_pages is not None else None
     while body.get("next") and body.get("results"):
         pages += 1
         if budget is not None and pages > budget:
             raise TooLarge(pages)
+        if most is not None and pages > most:
+            raise RunAborted(
+                f"listing customers did not end: {pages - 1} pages, where the API's count of {count} "
+                f"allows {total_pages}; the listing is not to be trusted"
+            )
         body = await _page(api, pages)
-        listed, missing = _store(db, body)
+        listed, missing, new = _store(db, body)
         customers, without_id = customers + listed, without_id + missing
+        _refuse_endless(body, new, pages, count)
     return Listing(customers, without_id, pages)
+
+
+def _refuse_endless(body: dict[str, Any], new: int, page: int, count: Any) -> None:
+    """A page of customers all listed before, with more said to follow: the API serves the
+    same pages again (a ``next`` that never ends, a ``count`` of 10^12). Listing on would
+    never end, holding the journal's lock; a listing that repeats itself is not trusted."""
+    if new == 0 and body.get("results") and body.get("next"):
+        raise RunAborted(
+            f"listing customers did not end: page {page} holds only customers listed before "
+            f"(the API counts {count}); the listing is not to be trusted"
+        )
 
 
 async def _page(api: KelviqClient, page: int) -> dict[str, Any]:
@@ -93,17 +115,24 @@ async def _page(api: KelviqClient, page: int) -> dict[str, Any]:
     return outcome.body
 
 
-def _store(db: sqlite3.Connection, body: dict[str, Any]) -> tuple[int, int]:
+def _store(db: sqlite3.Connection, body: dict[str, Any]) -> tuple[int, int, int]:
+    """Keep a page: (customers on it, those without a customerId, customerIds not seen before)."""
     results = body.get("results") or []
     rows = [
         (r["customerId"], json.dumps(r))
         for r in results
         if isinstance(r, dict) and isinstance(r.get("customerId"), str)
     ]
+    ids = [cid for cid, _ in rows]
+    seen = db.execute(
+        "SELECT count(*) FROM remote WHERE customer_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids),),
+    ).fetchone()[0]
     db.execute("BEGIN")
     db.executemany("INSERT OR REPLACE INTO remote VALUES (?, ?)", rows)
     db.execute("COMMIT")
-    return len(results), len(results) - len(rows)
+    # -1: nothing to tell by (no customerIds on the page); else the customerIds new to the listing
+    return len(results), len(results) - len(rows), len(set(ids)) - int(seen) if ids else -1
 
 
 class Remote:

@@ -13,6 +13,7 @@ import asyncio
 import contextvars
 import email.utils
 import itertools
+import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -124,18 +125,22 @@ class Unreachable(RunAborted):
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds to wait: delta-seconds or an HTTP date; None if absent/bad."""
+    """``Retry-After`` as seconds to wait, as RFC 9110 writes it: delay-seconds (ASCII digits
+    only: not ``inf``, ``nan``, ``1_000`` or ``-5``, which float() would take) or an HTTP
+    date; None (absent: the usual backoff) for anything else."""
     if not value:
         return None
     value = value.strip()
-    try:
-        seconds = float(value)
-    except ValueError:
+    if value.isascii() and value.isdigit():
+        seconds = float(int(value[:12]))  # 12 digits: far past MAX_RETRY_AFTER already
+    else:
         try:
             when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         seconds = when.timestamp() - (time.time() if now is None else now)
+    if not math.isfinite(seconds):
+        return None
     return min(max(seconds, 0.0), MAX_RETRY_AFTER)
 
 

@@ -152,11 +152,14 @@ def test_update_patches_by_customer_id_without_it_in_the_body(no_sleep) -> None:
 
 def test_parse_retry_after() -> None:
     assert parse_retry_after("3") == 3.0
-    assert parse_retry_after("0.5") == 0.5
-    assert parse_retry_after("-4") == 0.0
+    assert parse_retry_after(" 7 ") == 7.0
     assert parse_retry_after("99999") == 300.0
-    assert parse_retry_after("soon") is None
-    assert parse_retry_after(None) is None
+    assert parse_retry_after("9" * 400) == 300.0
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
+    # Issue 21, case 9: RFC 9110 delay-seconds are digits; float() took these and waited 300 s
+    # (inf, 1_000) or not at all (nan). Anything else counts as absent: the usual backoff.
+    for bad in ("inf", "nan", "1_000", "-4", "0.5", "1e3", "٣", "soon", "", None):
+        assert parse_retry_after(bad) is None, bad
 
 
 @respx.mock

@@ -6,6 +6,7 @@ Each test is one case an outside battery found; each says what it relies on.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -22,7 +24,7 @@ import pytest
 import respx
 
 from importer.config import ImportConfig, RetryPolicy
-from importer.errors import UsageError
+from importer.errors import RunAborted, UsageError
 from importer.journal import Journal
 from importer.pipeline import run_import
 from importer.readers import open_table
@@ -429,3 +431,36 @@ def test_scrub_takes_the_key_and_any_start_of_it() -> None:
     assert scrub("cut at abcdefg", key) == "cut at [API key]"
     assert scrub("short abcde stays", key) == "short abcde stays"  # 5 characters say nothing
     assert scrub("ab%2Fcdefgh!", "ab/cdefgh") == "[API key]!"  # percent-encoded
+
+
+@pytest.mark.parametrize("count", [None, 10**12])
+def test_a_listing_that_never_ends_is_stopped_and_said(tmp_path: Path, count: int | None, no_sleep) -> None:  # type: ignore[no-untyped-def]
+    """Issue 21, case 5. Relies on: a broken listing whose ``next`` never ends (the same page
+    served again), with no count or a count of 10^12."""
+    from importer.verify import verify
+
+    base = "https://api.example.test/api/v1"
+    same = [{"id": f"u{i}", "customerId": f"s{i}", "name": f"Name {i}"} for i in range(3)]
+
+    def page(request: httpx.Request) -> httpx.Response:
+        number = int(request.url.params.get("page", "1"))
+        body = {"count": count, "next": f"{base}/customers/?page={number + 1}", "results": same}
+        return httpx.Response(200, json=body)
+
+    source = small_csv(tmp_path, 3)
+    with respx.mock(assert_all_called=False) as api:
+        listing = api.get(f"{base}/customers/").mock(side_effect=page)
+        api.post(f"{base}/customers/").mock(
+            side_effect=lambda r: httpx.Response(201, json={"id": "u", **json.loads(r.content)})
+        )
+        config = ImportConfig(
+            input=source, base_url=base, api_key="k-123456", rate=None, report_dir=tmp_path / "v"
+        )
+        with pytest.raises(RunAborted, match="listing customers did not end") as stopped:
+            verify(config, sleep=no_sleep)
+        assert stopped.value.exit_code == 3 and "\n" not in str(stopped.value)
+        assert listing.call_count < 40
+        listing.reset()
+        summary = run_import(replace(config, baseline="kelviq", report_dir=tmp_path / "r"), sleep=no_sleep)
+        assert "listing customers did not end" in (summary.baseline or "")
+        assert listing.call_count < 40
