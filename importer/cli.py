@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .config import BASELINES, EMPTY_CHOICES, MODES, ON_CONFLICT, ON_DUPLICATE, SANDBOX_URL
+from .config import BASELINES, EMPTY_CHOICES, MODES, ON_CONFLICT, ON_DUPLICATE, SANDBOX_URL, STALL_MINUTES
 from .console import interactive, print_summary, print_summary_line, print_validation, print_verify, run_line
 from .errors import ExitCode, ImporterError, UsageError
 from .readers import FORMATS, sniff_format
@@ -202,6 +202,15 @@ _api_options = _options(
         type=click.IntRange(0, 50),
         help="Retries of one request on 5xx, timeouts and connection errors (429s: up to 20 tries).",
     ),
+    click.option(
+        "--stall-timeout",
+        default=STALL_MINUTES,
+        show_default=True,
+        type=click.FloatRange(min=0.05),
+        metavar="MINUTES",
+        help="Abort (exit 3, rows left not_sent) when no write has succeeded for this long: an API "
+        "that answers every write 429 or 5xx would otherwise hold the run, and its journal, for days.",
+    ),
 )
 
 
@@ -289,6 +298,7 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     rate: Rate = "auto",
     timeout: float = 30.0,
     retries: int = 5,
+    stall_timeout: float = STALL_MINUTES,
     concurrency: int | Auto = "auto",
     dry_run: bool = False,
     mode: Mode = "upsert",
@@ -340,7 +350,7 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
         concurrency=concurrency,
         rate=rate or None,  # 0: no pacing
         timeout=timeout,
-        retry=RetryPolicy(attempts=retries + 1),
+        retry=RetryPolicy(attempts=retries + 1, stall_after=stall_timeout * 60),
         report_dir=report_dir,
         report_root=report_root,
         dry_run=dry_run,
@@ -705,6 +715,9 @@ def _guarded(fn: Callable[[], T]) -> T:
 )
 @click.option("--seed", type=int, help="Seed for injected faults, for repeatable runs.")
 @click.option(
+    "--throttle-writes", is_flag=True, help="Answer every POST and PATCH 429 (Retry-After: 1), forever."
+)
+@click.option(
     "--routes",
     type=click.Choice(SANDBOX_ROUTES),
     default="all",
@@ -740,6 +753,7 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
     burst_429: str | None,
     rate_changes: tuple[str, ...],
     seed: int | None,
+    throttle_writes: bool,
     routes: str,
     duplicate_style: str,
     unknown_style: str,
@@ -792,6 +806,7 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
         duplicate_style=duplicate_style,
         unknown_style=unknown_style,
         routes=routes,
+        throttle_writes=throttle_writes,
     )
 
     def announce(url: str) -> None:

@@ -173,6 +173,10 @@ class KelviqClient:
         self._on_response = on_response  # (seconds, HTTP status or None), after every attempt
         self._stop = asyncio.Event()
         self._last_answer = time.monotonic()  # any HTTP answer at all, for Unreachable
+        # The last sign of progress: a write accepted (or, before any write was tried, any 2xx:
+        # a long listing is progress too). The run's watchdog reads it (RetryPolicy.stall_after).
+        self.last_progress = time.monotonic()
+        self._wrote = False
         # GET /customers/{id}/ is not in the spec: None until it has answered, then whether it
         # works. Learnt once per run, so an API without it costs no extra request per lookup.
         self._retrieve_works: bool | None = None
@@ -531,6 +535,10 @@ class KelviqClient:
                 pacer.release()  # the place in flight (auto concurrency) is free again
         self._last_answer = time.monotonic()
         status = response.status_code
+        if method != "GET":
+            self._wrote = True
+        if 200 <= status < 300 and (method != "GET" or not self._wrote):
+            self.last_progress = self._last_answer
         self._responded(started, status)
         if pacer is not None:
             if status in (429, 503):

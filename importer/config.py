@@ -29,6 +29,7 @@ Auto = Literal["auto"]
 # Requests per second: a number (lowered when the API pushes back), "auto" (find the API's
 # limit: ratelimit.py), or None (no pacing at all).
 Rate = float | Auto | None
+STALL_MINUTES = 10.0  # RetryPolicy.stall_after, as --stall-timeout gives it
 AUTO_WORKERS = 128  # --concurrency auto: the most requests ever in flight (ratelimit.AUTO_CONCURRENCY)
 UNPACED_WORKERS = 8  # --concurrency auto with --rate 0: no rate to size from
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -48,6 +49,9 @@ class RetryPolicy:
     # No answer of any kind from the API for this long, and connections still failing: the
     # API is unreachable, and the run stops instead of retrying every row for hours.
     unreachable_after: float = 60.0
+    # No write accepted for this long (every one throttled or failing): the run cannot make
+    # progress, and stops (exit 3) rather than hold its journal into the next night.
+    stall_after: float = STALL_MINUTES * 60
 
 
 @dataclass(frozen=True)

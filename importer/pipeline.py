@@ -356,6 +356,7 @@ class _Driver:
         self.workers = [asyncio.create_task(self.worker(i)) for i in range(self.config.workers)]
         producer = asyncio.create_task(self.produce())
         tasks = [producer, *self.workers]
+        watchdog = asyncio.create_task(self.watch_progress())
         try:
             # A worker that dies (a report or journal that cannot be written) must stop the
             # producer too, or it would wait forever for room in the queue.
@@ -365,8 +366,25 @@ class _Driver:
                     raise task.exception()  # type: ignore[misc]
             await asyncio.gather(*tasks)
         finally:
-            for pending in [*tasks, *self.inflight]:
+            for pending in [watchdog, *tasks, *self.inflight]:
                 pending.cancel()
+
+    async def watch_progress(self) -> None:
+        """Abort when no write has been accepted for RetryPolicy.stall_after seconds: an API
+        that answers every write 429 (or 5xx) would keep the run, and its journal's lock, going
+        for days; the next night could not start. Real time, checked a few times a second."""
+        limit = self.config.retry.stall_after
+        while self.control.not_sent_reason() is None:
+            await asyncio.sleep(min(1.0, limit / 10))
+            stalled = time.monotonic() - self.api.last_progress
+            if stalled >= limit and self.control.not_sent_reason() is None:
+                seen = self.run.timeline.answers_text()
+                self.control.stop(
+                    abort=RunAborted(
+                        f"no write has succeeded for {stalled:.0f} s (--stall-timeout {limit / 60:g} min; "
+                        f"answers: {seen}); the API is not taking writes: run again later"
+                    )
+                )
 
     def stop_sending(self) -> None:
         """Nothing new starts; what is in flight gets GRACE_S, then is cancelled (not_sent: a

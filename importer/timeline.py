@@ -40,6 +40,7 @@ class Timeline:
     retries: int = 0
     last_retry: tuple[float, str, float] | None = None  # (when, reason, wait)
     throttled: int = 0  # answers 429 (or 503 under overload), retried
+    answers: Counter[int | None] = field(default_factory=Counter)  # by HTTP status (None: none)
     pacer: Pacer | None = None  # set by the run: the rate aimed at, the limit found
 
     def __post_init__(self) -> None:
@@ -57,6 +58,7 @@ class Timeline:
 
     def response(self, seconds: float, status: int | None) -> None:
         self.requests += 1
+        self.answers[status] += 1
         b = self._bucket()
         b.requests += 1
         b.latency_sum += seconds
@@ -68,6 +70,11 @@ class Timeline:
             self.throttled += 1
         elif status is None or status >= 500:
             b.errors += 1
+
+    def answers_text(self) -> str:
+        """``201 ×120, 429 ×40, no answer ×2``: every answer of the run by status."""
+        parts = sorted(self.answers.items(), key=lambda kv: (kv[0] is None, kv[0] or 0))
+        return ", ".join(f"{'no answer' if k is None else k} ×{n}" for k, n in parts) or "none"
 
     def retry(self, reason: str, wait: float) -> None:
         self.retries += 1

@@ -464,3 +464,22 @@ def test_a_listing_that_never_ends_is_stopped_and_said(tmp_path: Path, count: in
         summary = run_import(replace(config, baseline="kelviq", report_dir=tmp_path / "r"), sleep=no_sleep)
         assert "listing customers did not end" in (summary.baseline or "")
         assert listing.call_count < 40
+
+
+def test_an_api_that_throttles_every_write_forever_ends_the_run_within_the_bound(tmp_path: Path) -> None:
+    """Issue 21, case 6 (issue 19's bound). Relies on: an API answering every POST 429 with
+    Retry-After: 1, forever; GETs (the pre-flight) answered as usual."""
+    source = small_csv(tmp_path, 20)
+    with SandboxServer(SandboxOptions(throttle_writes=True)) as server:
+        started = time.monotonic()
+        done = cli(
+            "run", str(source), "--base-url", server.base_url, "--no-journal", "--stall-timeout", "0.05",
+            "--report-dir", str(tmp_path / "r"), "--quiet", env={"KELVIQ_API_KEY": KEY},
+        )  # fmt: skip
+        took = time.monotonic() - started
+    assert done.returncode == 3, done.stderr
+    assert took < 20, took  # 3 s of no progress, a second to notice, 3 s of grace, start-up
+    line = done.stderr.strip()
+    assert "\n" not in line and "no write has succeeded" in line and "429" in line, line
+    rows = read_csv(tmp_path / "r" / "results.csv")
+    assert len(rows) == 20 and {r["status"] for r in rows} == {"not_sent"}

@@ -80,6 +80,7 @@ class SandboxOptions:
     duplicate_style: str = "drf400"
     unknown_style: str = "404"
     routes: str = "all"
+    throttle_writes: bool = False  # every POST/PATCH answered 429 with Retry-After: 1, forever
 
 
 class _Invalid(Exception):
@@ -196,6 +197,9 @@ class SandboxApp:
                 self.requests["429_burst"] += 1
                 retry_after = str(max(1, math.ceil(self.options.burst_len - into))).encode()
                 return 429, {"detail": "Request was throttled."}, [(b"retry-after", retry_after)]
+        if self.options.throttle_writes and method in ("POST", "PATCH"):
+            self.requests["429"] += 1
+            return 429, {"detail": "Request was throttled."}, [(b"retry-after", b"1")]
         wait = self._rate_limited()
         if wait is not None:
             self.requests["429"] += 1
