@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import atexit
 import os
+import signal
 import stat
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -17,7 +19,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import click
 
 from .config import BASELINES, EMPTY_CHOICES, MODES, ON_CONFLICT, ON_DUPLICATE, SANDBOX_URL, STALL_MINUTES
-from .console import interactive, print_summary, print_summary_line, print_validation, print_verify, run_line
+from .console import (
+    interactive,
+    print_summary,
+    print_summary_line,
+    print_validation,
+    print_verify,
+    run_line,
+    shown,
+)
 from .errors import ExitCode, ImporterError, UsageError
 from .readers import FORMATS, sniff_format
 from .sandbox.app import DUPLICATE_STYLES, UNKNOWN_STYLES
@@ -34,7 +44,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="kelviq-import")
-def main() -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Bulk-import customers from CSV or Excel into kelviq, with a result for every row.
 
     \b
@@ -48,6 +59,16 @@ def main() -> None:
     Every command has its own --help with examples; exit codes: 0 all rows fine, 1 some rows
     invalid or failed, 2 usage or input error (nothing sent), 3 run aborted.
     """
+    # SIGTERM outside a run (while stdin is spooled, a file is read) ends the command as an
+    # exit does, so that atexit removes the spool; a run installs its own graceful handler.
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_DFL and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminated)
+        ctx.call_on_close(lambda: signal.signal(signal.SIGTERM, previous))
+
+
+def _terminated(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
 
 
 def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
@@ -60,6 +81,23 @@ def _options(*decorators: Callable[[F], F]) -> Callable[[F], F]:
 
 
 # How to read the file: shared by every command that reads one, init-mapping included.
+STDIN_LIMIT = "10G"
+_UNITS = {"": 1, "K": 1 << 10, "M": 1 << 20, "G": 1 << 30, "T": 1 << 40}
+
+
+def _size(text: str) -> int:
+    """``500M``, ``20G``, ``1048576``: bytes."""
+    value = text.strip().upper().removesuffix("B")
+    unit = value[-1:] if value[-1:] in _UNITS else ""
+    try:
+        number = float(value.removesuffix(unit)) if unit else float(value)
+    except ValueError:
+        raise UsageError(f"--max-stdin-size {text!r}: a size such as 500M or 20G") from None
+    if not number > 0:
+        raise UsageError(f"--max-stdin-size {text!r}: must be more than 0")
+    return int(number * _UNITS[unit])
+
+
 _table_options = _options(
     click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path)),
     click.option("--sheet", help="Worksheet to read from an Excel workbook [default: the first]."),
@@ -77,7 +115,15 @@ _table_options = _options(
         type=click.IntRange(min=1),
         help="Line (CSV) or row (Excel) holding the header, when titles or notes sit above it.",
     ),
+    click.option(
+        "--max-stdin-size",
+        default=STDIN_LIMIT,
+        show_default=True,
+        metavar="SIZE",
+        help="The most a pipe or stdin may hold (it is copied to a temporary file first): 500M, 20G.",
+    ),
 )
+
 
 _input_options = _options(
     _table_options,
@@ -214,10 +260,13 @@ _api_options = _options(
 )
 
 
-def _spool_if_stream(path: Path, file_format: str | None) -> tuple[Path, str | None]:
+def _spool_if_stream(
+    path: Path, file_format: str | None, limit: str = STDIN_LIMIT
+) -> tuple[Path, str | None]:
     """``-`` (stdin), ``/dev/stdin`` or a named pipe can be read once; the duplicate scan and the
     import read the input twice. Such an input is copied to a private temporary file first
-    (removed at exit), named ``stdin.<format>`` so that every message names it."""
+    (removed at exit, on a signal too), named ``stdin.<format>`` so that every message names
+    it, and at most ``limit`` of it: an endless pipe must not fill the disk."""
     import shutil
     import stat
     import tempfile
@@ -232,11 +281,21 @@ def _spool_if_stream(path: Path, file_format: str | None) -> tuple[Path, str | N
         if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
             return path, file_format
         source = path.open("rb")
+    most = _size(limit)
     spool_dir = Path(tempfile.mkdtemp(prefix="kelviq-import-stdin-"))
     atexit.register(shutil.rmtree, spool_dir, ignore_errors=True)
     spooled = spool_dir / "stdin"
+    copied = 0
     with spooled.open("wb") as out:
-        shutil.copyfileobj(source, out, 1 << 20)
+        while block := source.read(1 << 20):
+            copied += len(block)
+            if copied > most:
+                shutil.rmtree(spool_dir, ignore_errors=True)
+                raise UsageError(
+                    f"{path}: the input is larger than --max-stdin-size {limit}; "
+                    "write it to a file, or raise the bound"
+                )
+            out.write(block)
     if source is not sys.stdin.buffer:
         source.close()
     if file_format is None:  # no name to go by: the first bytes say (Parquet, a workbook, JSON)
@@ -299,6 +358,7 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     timeout: float = 30.0,
     retries: int = 5,
     stall_timeout: float = STALL_MINUTES,
+    max_stdin_size: str = STDIN_LIMIT,
     concurrency: int | Auto = "auto",
     dry_run: bool = False,
     mode: Mode = "upsert",
@@ -334,7 +394,7 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
             "no API key: set KELVIQ_API_KEY or pass --api-key-file PATH "
             "(or use --dry-run to validate without sending)"
         )
-    input_path, file_format = _spool_if_stream(input_path, file_format)
+    input_path, file_format = _spool_if_stream(input_path, file_format, max_stdin_size)
     return ImportConfig(
         input=input_path,
         file_format=file_format,
@@ -588,10 +648,12 @@ def runs(report_root: Path, last: int) -> None:
         if not report_root.is_dir():
             raise UsageError(f"--report-root {report_root}: no such directory (no run has reported there)")
         found = past_runs(report_root)
-        if not found:
+        for note in found.skipped:
+            click.echo(f"note: {shown(note)}", err=True)
+        if not found.runs:
             click.echo(f"no runs under {report_root}")
             return
-        for run in found[:last]:
+        for run in found.runs[:last]:
             click.echo(run_line(run))
 
     _guarded(go)
@@ -615,7 +677,9 @@ def init_mapping(input_path: Path, delimiter: str | None, **options: Any) -> Non
         from .mapping_file import draft_mapping, find_header
         from .readers import open_table
 
-        path, options["file_format"] = _spool_if_stream(input_path, options["file_format"])
+        path, options["file_format"] = _spool_if_stream(
+            input_path, options["file_format"], options.pop("max_stdin_size")
+        )
         asked = options.pop("header_row")
         table = find_header(
             lambda line: open_table(path, delimiter=_delimiter(delimiter), header_row=line, **options), asked

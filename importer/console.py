@@ -143,11 +143,17 @@ def print_verify(summary: VerifySummary, *, quiet: bool) -> None:
     click.echo(line if quiet else f"verified {line}", err=summary.exit_code != 0)
 
 
+def shown(text: str) -> str:
+    """Text from a file, safe on a terminal: control characters (an OSC title sequence, a
+    carriage return) written as escapes, never sent raw."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def run_line(run: PastRun) -> str:
     kind = "validate" if run.dry_run else "run"
     aborted = f"; ABORTED: {run.aborted}" if run.aborted else ""
     code = run.exit_code if run.exit_code is not None else "?"
-    return (
+    return shown(
         f"{run.started_at}  exit {code}  {kind} {Path(run.input).name}: {counts_text(run.counts)}{aborted}"
         f"  {run.directory}"
     )

@@ -379,7 +379,8 @@ def _parquet_file(path: Path) -> Any:
     try:
         return pq.ParquetFile(path)
     except Exception as exc:  # pyarrow's ArrowInvalid, OSError: a file that is not Parquet
-        raise InputError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {exc})") from None
+        said = " ".join(str(exc).split())  # pyarrow's text ends in a line break: one line
+        raise InputError(f"{path}: not a readable Parquet file ({type(exc).__name__}: {said})") from None
 
 
 def parquet_columns(path: Path) -> list[str]:

@@ -166,15 +166,18 @@ def default_report_dir(root: Path | None = None) -> Path:
     it, so two runs never share one."""
     root = root or Path.cwd() / REPORT_ROOT
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
-    root.mkdir(parents=True, exist_ok=True)
-    n = 1
-    while True:
-        candidate = root / (stamp if n == 1 else f"{stamp}-{n}")
-        try:
-            candidate.mkdir()
-            return candidate
-        except FileExistsError:
-            n += 1
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        n = 1
+        while True:
+            candidate = root / (stamp if n == 1 else f"{stamp}-{n}")
+            try:
+                candidate.mkdir()
+                return candidate
+            except FileExistsError:
+                n += 1
+    except OSError as exc:  # a file where the root should be, no permission, a missing drive
+        raise UsageError(f"--report-root {root}: cannot hold reports ({exc.strerror or exc})") from None
 
 
 class Reporter:

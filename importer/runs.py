@@ -10,7 +10,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["PastRun", "past_runs"]
+__all__ = ["PastRun", "RunsFound", "past_runs"]
 
 
 @dataclass(frozen=True)
@@ -24,26 +24,44 @@ class PastRun:
     dry_run: bool
 
 
-def past_runs(root: Path) -> list[PastRun]:
-    """Every directory under ``root`` holding a summary.json, newest first; unreadable ones
-    (a run still going, a disk that filled up) are left out."""
-    runs = []
+@dataclass(frozen=True)
+class RunsFound:
+    runs: list[PastRun]  # newest first
+    skipped: list[str]  # why an entry was left out, one line each
+
+
+def past_runs(root: Path) -> RunsFound:
+    """Every directory under ``root`` holding a readable summary.json, newest first. Entries
+    that are not (a run still going, a disk that filled up, a file that is not a summary, a
+    FIFO that would block a read) are left out and said in ``skipped``."""
+    runs, skipped = [], []
     for summary in root.glob("*/summary.json"):
         try:
+            if not summary.is_file():  # a FIFO or a device: reading it would hang
+                raise ValueError("not a regular file")
             data = json.loads(summary.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue
-        if not isinstance(data, dict):
-            continue
-        runs.append(
-            PastRun(
-                directory=summary.parent,
-                started_at=str(data.get("started_at", "")),
-                input=str(data.get("input", "")),
-                counts={str(k): int(v) for k, v in (data.get("counts") or {}).items()},
-                exit_code=data.get("exit_code"),
-                aborted=data.get("aborted"),
-                dry_run=bool(data.get("dry_run")),
-            )
-        )
-    return sorted(runs, key=lambda r: (r.started_at, r.directory.name), reverse=True)
+            runs.append(_past_run(summary.parent, data))
+        except (OSError, ValueError, TypeError, AttributeError) as exc:
+            skipped.append(f"{summary}: left out ({type(exc).__name__}: {' '.join(str(exc).split())[:80]})")
+    runs.sort(key=lambda r: (r.started_at, r.directory.name), reverse=True)
+    return RunsFound(runs=runs, skipped=sorted(skipped))
+
+
+def _past_run(directory: Path, data: object) -> PastRun:
+    """One summary.json as a PastRun; a ValueError/TypeError when it does not hold one."""
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    counts = data.get("counts") or {}
+    exit_code = data.get("exit_code")
+    aborted = data.get("aborted")
+    if not isinstance(counts, dict) or not (exit_code is None or type(exit_code) is int):
+        raise ValueError("counts or exit_code of the wrong type")
+    return PastRun(
+        directory=directory,
+        started_at=str(data.get("started_at", "")),
+        input=str(data.get("input", "")),
+        counts={str(k): int(v) for k, v in counts.items()},
+        exit_code=exit_code,
+        aborted=None if aborted is None else str(aborted),
+        dry_run=bool(data.get("dry_run")),
+    )

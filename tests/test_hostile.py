@@ -483,3 +483,72 @@ def test_an_api_that_throttles_every_write_forever_ends_the_run_within_the_bound
     assert "\n" not in line and "no write has succeeded" in line and "429" in line, line
     rows = read_csv(tmp_path / "r" / "results.csv")
     assert len(rows) == 20 and {r["status"] for r in rows} == {"not_sent"}
+
+
+def test_an_endless_pipe_stops_at_the_bound_and_leaves_no_spool(tmp_path: Path) -> None:
+    """Issue 21, case 12: an endless pipe into `run -` filled the temp disk, and a signal left
+    the spool behind. No API behaviour: nothing is sent."""
+    env = {"KELVIQ_API_KEY": KEY, "TMPDIR": str(tmp_path)}
+    endless = subprocess.Popen(["yes", "a,b"], stdout=subprocess.PIPE)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "importer", "validate", "-", "--max-stdin-size", "2M"],
+            stdin=endless.stdout, capture_output=True, text=True, timeout=60,
+            env={"PATH": os.environ.get("PATH", ""), **env},
+        )  # fmt: skip
+    finally:
+        endless.kill()
+        endless.wait()
+        assert endless.stdout is not None
+        endless.stdout.close()
+    assert done.returncode == 2 and "larger than --max-stdin-size 2M" in done.stderr, done.stderr
+    assert done.stderr.count("\n") == 1
+    assert not list(tmp_path.glob("kelviq-import-stdin-*"))
+    # SIGTERM while the spool is being written: it is removed all the same.
+    writer = subprocess.Popen(
+        [sys.executable, "-m", "importer", "validate", "-"], stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={"PATH": os.environ.get("PATH", ""), **env},
+    )  # fmt: skip
+    assert writer.stdin is not None
+    writer.stdin.write(b"id,name\n" + b"x,y\n" * 10_000)
+    writer.stdin.flush()
+    deadline = time.monotonic() + 20
+    while not list(tmp_path.glob("kelviq-import-stdin-*")) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert list(tmp_path.glob("kelviq-import-stdin-*"))  # spooling has begun
+    writer.send_signal(signal.SIGTERM)
+    writer.communicate(timeout=20)
+    assert writer.returncode == 128 + signal.SIGTERM
+    assert not list(tmp_path.glob("kelviq-import-stdin-*"))
+
+
+def test_a_report_root_that_cannot_hold_reports_is_one_line(tmp_path: Path) -> None:
+    """Issue 21, case 15: a file as --report-root was an internal error (exit 70)."""
+    blocker = write(tmp_path / "afile", "x")
+    for root in (blocker, blocker / "below"):
+        done = cli(
+            "validate", str(small_csv(tmp_path)), "--report-root", str(root), env={"KELVIQ_API_KEY": KEY}
+        )
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert f"--report-root {root}: cannot hold reports" in done.stderr
+
+
+def test_runs_lists_the_good_runs_past_broken_summaries_and_fifos(tmp_path: Path) -> None:
+    """Issue 21, case 16: wrong types gave an internal error, a FIFO hung, and terminal escape
+    sequences in `input` were printed raw."""
+    root = tmp_path / "reports"
+    good = root / "20261101T000000Z"
+    good.mkdir(parents=True)
+    summary = {"started_at": "2026-11-01T00:00:00+00:00", "input": "evil\x1b]0;owned\x07.csv",
+               "counts": {"created": 3}, "exit_code": 0, "dry_run": False}  # fmt: skip
+    (good / "summary.json").write_text(json.dumps(summary), encoding="utf-8")
+    bad = root / "20261102T000000Z"
+    bad.mkdir()
+    (bad / "summary.json").write_text(json.dumps({"counts": [1, 2], "exit_code": "x"}), encoding="utf-8")
+    fifo = root / "20261103T000000Z"
+    fifo.mkdir()
+    os.mkfifo(fifo / "summary.json")
+    done = cli("runs", "--report-root", str(root), timeout=20)
+    assert done.returncode == 0, done.stderr
+    assert "created 3" in done.stdout and "\x1b" not in done.stdout and "\\x1b" in done.stdout
+    assert done.stderr.count("left out") == 2
