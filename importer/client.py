@@ -543,7 +543,9 @@ class KelviqClient:
         if pacer is not None:
             if status in (429, 503):
                 pacer.throttled(status)
-            elif status < 500:
+            elif status >= 500:
+                pacer.fault()
+            else:
                 pacer.succeeded(time.perf_counter() - started)
         clock = self.clock
         answer = read_answer(

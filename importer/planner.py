@@ -86,6 +86,11 @@ def decide(
     if isinstance(listed, dict):
         # kelviq's own list judges: absent -> create, equal -> unchanged, else update.
         kelviq_id = str(listed["id"]) if listed.get("id") is not None else None
+        same = not differences(item.payload, listed)
+        if same and intent is not None and intent == digest:
+            # An earlier run sent exactly this and died before the answer: its create, which no
+            # report has told yet (see README, "What created, updated and unchanged promise").
+            return Skip(_result(item, "created", kelviq_id), holds=True, digest=digest)
         if rules.mode == "create":
             if rules.on_conflict == "unchanged":
                 return Skip(_result(item, "unchanged", kelviq_id, "already exists in kelviq; left as it is"))
@@ -97,7 +102,7 @@ def decide(
                     f"customer {item.customer_id!r} already exists in kelviq (--mode create)",
                 )
             )
-        if not differences(item.payload, listed):
+        if same:
             return Skip(_result(item, "unchanged", kelviq_id), holds=True, digest=digest)
         known = JournalEntry(b"", kelviq_id)
     elif listed is None:

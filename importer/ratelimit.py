@@ -1,34 +1,46 @@
-"""Pacing requests: an evenly spaced rate that finds the API's limit and keeps to it.
+"""Pacing requests: an evenly spaced rate that finds the API's limit, shares it fairly with
+other runners on the same account, and takes up what they leave.
 
-aiolimiter, which this replaced, fixes its rate when it is built; adapting to a server's real
-limit needs a rate that moves, so the pacer is GCRA (a virtual schedule): each request gets the
-next slot ``1/rate`` after the previous one; a small ``tolerance`` lets the schedule catch up
-after the event loop woke a little late, without bursting.
+The schedule is GCRA (a virtual schedule): each request gets the next slot ``1/rate`` after
+the previous one; a small ``tolerance`` lets the schedule catch up after the event loop woke a
+little late, without bursting. aiolimiter, which this replaced, fixes its rate when it is built.
 
-How the rate moves (every figure measured in ``make bench``):
+What the API says, read as two kinds of signal:
 
-- **Slow start** (``--rate auto``): from ``start``, the rate doubles every ``slow_start_doubling``
-  seconds until the API first pushes back (429, or enough 503s) or its latency rises well above
-  the quietest seen: an API that queues is at its limit too.
-- **A cut** estimates what the API accepts: successes per second since the previous cut (the
-  server's bucket is empty by then, so this is its refill rate), else over the last second.
-  When that is a fair share of the most the API was seen to accept in a second lately (not of
-  the rate asked for, which the API never confirmed), it *is* the limit: the known-good rate
-  becomes ``margin`` × it, and the rate drops to it at once. When nearly nothing was accepted
-  it was a quota window or a pause, not a lower limit: the known-good rate is kept. Cuts are at
-  least ``cooldown`` apart (longer when latency is long: one overload answers all the requests
-  then in flight).
-- **Recovery**: below the known-good rate the rate doubles every ``recover_doubling`` seconds,
-  so a one-second quota window costs about a second, not the minutes a slow climb took.
-- **Probing**: at or above the known-good rate it grows by ``probe`` of itself a second, up to
-  the ceiling; a limit that rose is found, one that fell shows as a cut.
+- **Rate signals** (the API is at its limit): a 429, or 503s that recur in step with the rate
+  (at least ``unavailable_min`` in a second and more than ``unavailable_share`` of its answers).
+  Only these move the rate down, and only these name a limit.
+- **Faults**: a 500, a 502, a sporadic 503. The client's retries handle them; the rate does not
+  move. (Counted in ``faults``, so the run can say what it ignored.)
 
-``Retry-After`` is the client's business and always wins for the request it answered: the
-request is not retried earlier, whatever the pacer's rate.
+How the rate moves, TCP congestion control in requests per second (every figure measured in
+``make bench`` and checked in tests/test_ratelimit.py on a hand-moved clock):
+
+- **Slow start** (``--rate auto``): from ``start`` the rate doubles every
+  ``slow_start_doubling`` seconds until the first rate signal, or until the API's latency rises
+  well above the quietest seen (an API that queues is at its limit too).
+- **Multiplicative decrease**: a rate signal cuts the rate to ``decrease`` × what the API was
+  seen to accept (at most once per ``cooldown``, longer when latency is long: one overload
+  answers every request then in flight). Each runner on one account loses the same share of
+  its own rate, which is what makes shares converge.
+- **Additive increase**: between signals the rate grows by ``increase`` requests per second,
+  second after second, the same for every runner whatever its rate. Additive increase with
+  multiplicative decrease converges to equal shares (Chiu and Jain, 1989); multiplicative
+  increase alone does not, and the former 1%-a-second probe was multiplicative.
+- **Taking up freed capacity**: when no rate signal has come for longer than twice this
+  runner's usual spell between signals (at least ``quiet`` seconds), the increase doubles every
+  ``quiet`` seconds (CUBIC's convex probe, BBR's probe for bandwidth): a runner whose neighbour
+  finished, or whose quota window ended, reaches the new ceiling in seconds, not minutes.
+- **Quota windows**: a cut in which nearly nothing was accepted is a window (or a pause), not a
+  lower limit: the rate to come back to (``good``) stands, and once the API accepts again the
+  rate doubles every ``recover_doubling`` seconds back to it. The first cut of a window looks
+  like a limit (the second before it was accepted in full); a window-cut right after it undoes
+  what it took from ``good``, so a fixed ``--rate N`` is back at N about a second after the window.
+
+``Retry-After`` is the client's business and always wins for the request it answered.
 
 With ``auto_concurrency`` the pacer also bounds the requests in flight by Little's law: the rate
-it aims at × the mean latency × ``headroom`` (+2), within ``concurrency_bounds``. Latency then
-never holds the run below its rate, and a slowing API does not collect an ever longer queue.
+it aims at × the mean latency × ``headroom`` (+2), within ``concurrency_bounds``.
 """
 
 from __future__ import annotations
@@ -47,13 +59,14 @@ AUTO_CEILING = 1000.0  # and never goes above this
 AUTO_CONCURRENCY = (4, 128)  # --concurrency auto stays within these
 _LN2 = math.log(2)
 MIN_EVIDENCE = 3  # successes in a cut's interval before they are read as the API's limit
+EPISODE = 2.0  # seconds after a limit-cut in which a window-cut shows it was a window
 
 
 @dataclass
 class Pacer:
-    """Attributes read by the run's figures: ``rate`` (aimed at now), ``good`` (the rate the API
-    was last found to accept, or None), ``limit_found``, ``cuts``, ``throttled_answers``,
-    ``inflight_limit``."""
+    """Attributes read by the run's figures: ``rate`` (aimed at now), ``good`` (the rate to come
+    back to after a window, or None), ``limit_found``, ``cuts``, ``windows``,
+    ``throttled_answers`` (rate signals), ``faults`` (503s read as faults), ``inflight_limit``."""
 
     ceiling: float
     start: float | None = None  # slow start from here (--rate auto); None: at the ceiling
@@ -62,14 +75,17 @@ class Pacer:
     concurrency_bounds: tuple[int, int] = AUTO_CONCURRENCY
     headroom: float = 1.5
     floor: float = 0.5
-    decrease: float = 0.75  # the cut in a quota window (nothing accepted)
-    margin: float = 0.97  # a found limit is kept this far under what the API accepted
-    outage_share: float = 0.25  # accepted below this share of the good rate: a window, not a limit
-    probe: float = 0.01  # above the good rate: share of the rate gained per second
+    decrease: float = 0.85  # a rate signal: the rate goes to this share of itself
+    window_decrease: float = 0.75  # a cut in a quota window (nothing accepted)
+    increase: float = 0.5  # requests/s gained a second: the same for every runner (fairness)
+    quiet: float = 2.0  # seconds without a rate signal after which the increase doubles
+    quiet_most: float = 6.0  # ... however long this runner's usual spell between signals
+    outage_share: float = 0.25  # accepted below this share of the best: a window, not a limit
     recover_doubling: float = 0.5  # seconds to double, below the good rate
-    slow_start_doubling: float = 1.0  # seconds to double, before the first push-back
+    slow_start_doubling: float = 1.0  # seconds to double, before the first rate signal
     cooldown: float = 0.25
-    unavailable_share: float = 0.1
+    unavailable_share: float = 0.25  # 503s are a rate signal above this share of a second's answers
+    unavailable_min: int = 5  # and at least this many in the second
     tolerance: float = 0.05
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
@@ -79,11 +95,17 @@ class Pacer:
     limit_found: float | None = field(default=None, init=False)
     slow_start: bool = field(default=False, init=False)
     cuts: int = field(default=0, init=False)
+    windows: int = field(default=0, init=False)  # cuts read as quota windows
     throttled_answers: int = field(default=0, init=False)
+    faults: int = field(default=0, init=False)
     inflight: int = field(default=0, init=False)
     inflight_limit: int = field(default=0, init=False)
     _next: float = field(default=0.0, init=False)
     _last_cut: float = field(default=float("-inf"), init=False)
+    _last_signal: float = field(default=float("-inf"), init=False)
+    _spell: float = field(default=0.0, init=False)  # moving mean of the time between limit-cuts
+    _last_limit: float | None = field(default=None, init=False)
+    _good_before: float | None = field(default=None, init=False)  # good before the last limit-cut
     _since_cut: int = field(default=0, init=False)  # successes since the last cut
     _accepted: deque[float] = field(default_factory=deque, init=False)  # success times, last 1 s
     _unavailable: deque[float] = field(default_factory=deque, init=False)  # 503 times, last 1 s
@@ -103,6 +125,7 @@ class Pacer:
             # A rate the user asked for is the good rate until the API says otherwise.
             self.rate = self.ceiling
             self.good = self.ceiling
+        self._last_signal = self.clock()
         self.inflight_limit = self.concurrency_bounds[0] if self.auto_concurrency else 0
 
     # --- the schedule ---------------------------------------------------------------------
@@ -146,10 +169,13 @@ class Pacer:
 
     # --- what the API said ----------------------------------------------------------------
 
+    def fault(self) -> None:
+        """A 500, 502 or 504: the backend's fault, which the retries handle; the rate stands."""
+        self.faults += 1
+
     def throttled(self, status: int = 429) -> None:
-        """The API said 429 (slow down: always heeded) or 503 (heeded when more than
-        ``unavailable_share`` of the last second's answers were 503: a few scattered 503s are
-        a flaky backend, not overload, and must not walk the rate down to the floor)."""
+        """The API pushed back: 429 (a rate signal, always), or 503 (a rate signal only when
+        503s recur in step with the rate; a sporadic one is a fault the retries handle)."""
         if not self.adaptive:
             return
         now = self.clock()
@@ -159,11 +185,23 @@ class Pacer:
             while unavailable and unavailable[0] < now - 1.0:
                 unavailable.popleft()
             answers = len(unavailable) + self._window(now)
-            if answers < 10 or len(unavailable) <= self.unavailable_share * answers:
+            if (
+                len(unavailable) < self.unavailable_min
+                or len(unavailable) <= self.unavailable_share * answers
+            ):
+                self.faults += 1
                 return
         self.throttled_answers += 1
+        self._signal(now)
+
+    def _signal(self, now: float) -> None:
+        """A rate signal (a 429, 503s in step, answers queueing): cut, unless one was just made."""
+        self._last_signal = now
         since = now - self._last_cut
-        if since < max(self.cooldown, 1.5 * self._latency):
+        # Cuts far enough apart to tell something: one overload answers every request then in
+        # flight (latency), and a slow runner needs time for a few answers to say whether the
+        # API accepted anything at all (too soon, a limit would be read as a window).
+        if since < max(self.cooldown, 1.5 * self._latency, 2 * MIN_EVIDENCE / self.rate):
             return
         # What the API accepted: since the last cut when that was recent (its bucket has been
         # empty since), else over the last second; from a handful of answers, nothing is told.
@@ -173,8 +211,13 @@ class Pacer:
         self.cuts += 1
         if successes >= MIN_EVIDENCE and accepted >= self.outage_share * (self.verified or 0):
             self._limit(accepted)
-        else:  # a window or a pause: the good rate stands, and slow start goes on after it
-            self.rate = max(self.floor, self.rate * self.decrease)
+        else:
+            # A window or a pause: the good rate stands, and slow start goes on after it. A
+            # limit-cut just before was this window's first answer: it did not lower the limit.
+            self.windows += 1
+            if self._good_before is not None and since < EPISODE:
+                self.good, self._good_before = self._good_before, None
+            self.rate = max(self.floor, self.rate * self.window_decrease)
         self._size()
 
     def succeeded(self, latency: float | None = None) -> None:
@@ -188,16 +231,30 @@ class Pacer:
         if not self.adaptive:
             self._size()
             return
-        if self.slow_start:
-            if self._queueing():
-                self._limit(float(self._window(now)))
+        if self._queueing():
+            # Answers far slower than when the API was quiet: requests wait in its queue. A rate
+            # signal as a 429 is (TCP's delay signal): slow start ends, the rate is cut.
+            if self.slow_start:
+                self._limit(float(self._window(now)), queueing=True)
+                self._last_signal = self._last_cut = now
             else:
-                self.rate = min(self.ceiling, self.rate + _LN2 / self.slow_start_doubling)
+                self._signal(now)
+        elif self.slow_start:
+            self.rate = min(self.ceiling, self.rate + _LN2 / self.slow_start_doubling)
         elif self.good is not None and self.rate < self.good:
             self.rate = min(self.good, self.rate + _LN2 / self.recover_doubling)
-        elif self.rate < self.ceiling:
-            self.rate = min(self.ceiling, self.rate + self.probe)
+        else:  # per success, so that it adds up to this much a second
+            self.rate = min(self.ceiling, self.rate + self._increase(now) / max(self.rate, 1.0))
         self._size()
+
+    def _increase(self, now: float) -> float:
+        """Requests per second gained per second now: additive, doubling after a quiet spell."""
+        step = self.increase
+        # Quiet for longer than this runner's usual spell between signals: the capacity it was
+        # sharing has grown (a neighbour finished, a window ended).
+        usual = max(self.quiet, min(2.0 * self._spell, self.quiet_most))
+        quiet = now - self._last_signal - usual
+        return step * 2.0 ** min(quiet / self.quiet, 20.0) if quiet > 0 else step
 
     # --- latency and concurrency ----------------------------------------------------------
 
@@ -211,13 +268,23 @@ class Pacer:
         """The API answers far slower than it did when quiet: requests wait in its queue."""
         return self._samples >= 50 and self._latency > 2 * self._latency_min + 0.05
 
-    def _limit(self, accepted: float) -> None:
-        """The API accepts about ``accepted`` a second (told by a cut or by queueing): hold
-        ``margin`` under it from now on."""
+    def _limit(self, accepted: float, *, queueing: bool = False) -> None:
+        """The API accepts about ``accepted`` a second (told by a rate signal, or by queueing):
+        the rate goes to ``decrease`` of it, and that is the rate to come back to after a window."""
+        now = self.clock()
+        if self._last_limit is not None:
+            self._spell += 0.3 * (min(now - self._last_limit, 60.0) - self._spell)
+        self._last_limit = now
         self.slow_start = False
         self.limit_found = self.verified = accepted
-        self.good = max(self.floor, min(self.ceiling, accepted * self.margin))
-        self.rate = max(self.floor, min(self.rate, self.good))
+        self._good_before = None if queueing else self.good
+        # The same share of every runner's own rate (what makes shares converge); only when the
+        # API accepted far less than was sent (a rate asked for far above the limit, the end of
+        # slow start) does what it accepted set the new rate: a count over a second is too noisy
+        # to cut by otherwise.
+        base = self.rate if accepted >= 0.5 * self.rate else accepted
+        self.rate = max(self.floor, min(self.ceiling, self.decrease * base))
+        self.good = self.rate
 
     def _size(self) -> None:
         """In flight = rate × latency (Little's law) with headroom, within the bounds."""

@@ -19,8 +19,8 @@ OTHER = {"id": "k1", "customerId": "C1", "name": "Ada (old)"}
 JOURNAL_SAME = JournalEntry(DIGEST, "k1")
 JOURNAL_OLD = JournalEntry(b"old", "k1")
 
-# (item, journal, listed, rules, queued) -> "status" (a Skip) or "send:patch"/"send:post"
-CASES = {
+# (item, journal, listed, rules, queued[, intent]) -> "status" (a Skip) or "send:patch"/"send:post"
+CASES: dict[str, tuple] = {  # type: ignore[type-arg]
     "invalid row": (INVALID, None, NOT_LISTED, Rules(), 0, "invalid"),
     "duplicate left out": (SKIPPED, None, NOT_LISTED, Rules(), 0, "skipped"),
     "new, no list": (ITEM, None, NOT_LISTED, Rules(), 0, "send:post"),
@@ -50,13 +50,26 @@ CASES = {
         1,
         "unchanged",
     ),
+    "listed as a killed run sent it": (ITEM, None, SAME, Rules(), 0, "created+journal", DIGEST),
+    "listed as a killed run sent it, create": (
+        ITEM,
+        None,
+        SAME,
+        Rules(mode="create"),
+        0,
+        "created+journal",
+        DIGEST,
+    ),
+    "killed run sent other values": (ITEM, None, OTHER, Rules(), 0, "send:patch", DIGEST),
 }
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_planner(case: str) -> None:
-    item, journal, listed, rules, queued, expected = CASES[case]
-    decision = decide(item, journal=journal, intent=None, listed=listed, queued=queued, rules=rules)
+    item, journal, listed, rules, queued, expected, *intent = CASES[case]
+    decision = decide(
+        item, journal=journal, intent=intent[0] if intent else None, listed=listed, queued=queued, rules=rules
+    )
     if isinstance(decision, Send):
         got = "send:patch" if decision.known is not None else "send:post"
         assert decision.digest == DIGEST

@@ -110,7 +110,9 @@ def test_addresses_prism_refuses_never_reach_it(prism: Prism, tmp_path: Path) ->
     lines = ["id,email"] + [f'p{i},"{e}"' for i, e in enumerate(PROBES)] + ["idn,user@münchen.de"]
     source = write(tmp_path / "probe.csv", "\n".join(lines) + "\n")
     before, bad_before = prism.received(), len(prism.violations())
-    summary = run_import(config(prism, source, tmp_path / "r", mode="create", use_journal=False))
+    summary = run_import(
+        config(prism, source, tmp_path / "r", mode="create", use_journal=False, baseline="journal")
+    )
     assert summary.counts.get("invalid") == len(PROBES)
     assert prism.received() - before == 2  # the preflight and the IDNA address, nothing else
     assert prism.violations()[bad_before:] == []
