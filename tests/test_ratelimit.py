@@ -207,10 +207,8 @@ def model(
                 continue
             if left[i] > inflight[i]:
                 sent += 1
-                if rng.random() < faults:
-                    status = rng.choice((500, 503))
-                else:
-                    status = 200 if server(now) else 429
+                # A fault is the backend's: the server's limit is not asked (no token taken).
+                status = rng.choice((500, 503)) if rng.random() < faults else 200 if server(now) else 429
                 refused += status == 429
                 inflight[i] += 1
                 order += 1
