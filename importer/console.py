@@ -67,13 +67,8 @@ def print_summary(summary: Summary, *, counts: bool = True) -> None:
         err(f"  {line}")
     if summary.aborted:
         err(f"  ABORTED: {summary.aborted}")
-    if summary.throttled or summary.rate_limit_found is not None:
-        found = summary.rate_limit_found
-        err(
-            f"  pace: {summary.requests_per_second:g} requests/s on average"
-            + (f"; the API accepted about {found:g}/s" if found is not None else "")
-            + f"; {summary.throttled} answers throttled (429/503), each retried"
-        )
+    if summary.throttled or summary.rate_limit_found is not None or summary.faults:
+        err(f"  pace: {summary.pace}")
     unused = summary.unused_columns
     if unused:
         shown = ", ".join(repr(c) for c in unused[:8]) + (

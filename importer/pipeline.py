@@ -303,6 +303,10 @@ class _Run:
             rate_limit_found=(
                 round(pacer.limit_found, 1) if pacer is not None and pacer.limit_found is not None else None
             ),
+            rate_signals=pacer.throttled_answers if pacer is not None else 0,
+            faults=pacer.faults if pacer is not None else 0,
+            cuts=pacer.cuts if pacer is not None else 0,
+            windows=pacer.windows if pacer is not None else 0,
             file_format=table.kind_name,
             sheet=table.sheet,
             encoding=table.encoding,

@@ -85,6 +85,12 @@ class LiveProgress:
             pace += f" (aiming at {aim:,.0f}/s{limit})"
         if t.throttled:
             pace += f", {t.throttled:,} throttled"
+        if t.pacer is not None and (t.pacer.throttled_answers or t.pacer.faults):
+            # What the pacer made of them: rate signals move the rate, faults do not.
+            pace += (
+                f" ({t.pacer.throttled_answers:,} read as throttling, {t.pacer.cuts:,} cuts; "
+                f"{t.pacer.faults:,} server errors read as faults)"
+            )
         self.progress.update(
             self._task,
             total=t.total or None,
@@ -111,13 +117,7 @@ def summary_table(summary: Summary) -> object:
 
 
 def summary_line(summary: Summary) -> str:
-    pace = ""
-    if summary.rate_final is not None:
-        pace = f", aiming at {summary.rate_final:,.0f}/s at the end"
-        if summary.rate_limit_found is not None:
-            pace += f" (API limit found ≈ {summary.rate_limit_found:,.0f}/s)"
     return (
         f"{summary.duration_s:.1f} s, {summary.rows_per_second:,.1f} rows/s, "
-        f"{summary.requests:,} requests ({summary.requests_per_second:,.1f}/s{pace}), "
-        f"{summary.retries:,} retries, {summary.throttled:,} throttled"
+        f"{summary.requests:,} requests, {summary.retries:,} retries; pace: {summary.pace}"
     )

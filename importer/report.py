@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from .errors import ExitCode, OutputError, UsageError
+from .pace import pace_text
 from .problems import Problem, ProblemTally
 from .readers import REPORT_COLUMNS
 from .statuses import Status
@@ -79,6 +80,10 @@ class Summary:
     requests_per_second: float = 0.0  # over the whole run
     rate_final: float | None = None  # the rate the pacer aimed at in the end (None: no pacing)
     rate_limit_found: float | None = None  # what the API was found to accept, when it pushed back
+    rate_signals: int = 0  # answers the pacer read as throttling (429, 503s in step, queueing)
+    faults: int = 0  # server errors the pacer read as faults: retried, the rate kept
+    cuts: int = 0  # times the pacer lowered the rate
+    windows: int = 0  # of those, cuts read as quota windows (the rate to come back to kept)
     file_format: str = "CSV"  # CSV, workbook, JSON Lines, JSON array, Parquet
     sheet: str | None = None
     encoding: str | None = None
@@ -99,6 +104,11 @@ class Summary:
             return int(ExitCode.ABORTED)
         bad = self.counts.get("invalid", 0) + self.counts.get("failed", 0)
         return int(ExitCode.ROWS_TO_FIX if bad else ExitCode.OK)
+
+    @property
+    def pace(self) -> str:
+        """What the pacer did and believed, in one line (console, progress, report.html)."""
+        return pace_text(asdict(self))
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

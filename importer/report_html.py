@@ -10,6 +10,7 @@ from __future__ import annotations
 from html import escape
 from typing import Any
 
+from .pace import pace_text
 from .problems import render_examples
 from .statuses import STATUS_COLOURS
 
@@ -99,14 +100,7 @@ def _charts(series: dict[str, list[float]], summary: dict[str, Any]) -> str:
         # What the pacer aimed at beside what was achieved: where they part, the API held it back.
         lines.append(("rate aimed at", series["target_per_s"], "#90a4ae"))
     throughput = _svg(t, lines, "per second")
-    found = summary.get("rate_limit_found")
-    pace = (
-        f"<p class=legend>{summary.get('requests_per_second', 0):g} requests/s on average; "
-        f"{summary.get('throttled', 0)} answers throttled (429/503, each retried)"
-        + (f"; the API was found to accept about {found:g}/s" if found else "")
-        + (f"; aiming at {summary['rate_final']:g}/s at the end" if summary.get("rate_final") else "")
-        + ".</p>"
-    )
+    pace = f"<p class=legend>{escape(pace_text(summary))}.</p>"
     latency = _svg(
         t,
         [

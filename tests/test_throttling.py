@@ -42,16 +42,36 @@ def test_auto_finds_the_limit_and_every_row_lands_once(
     # Slow start overshot the limit, was told so, and settled near what the API accepts.
     assert refused >= 1 and summary.throttled == refused
     assert summary.rate_limit_found is not None and 30 <= summary.rate_limit_found <= 150
-    assert summary.rate_final is not None and summary.rate_final <= 1.1 * summary.rate_limit_found
+    assert summary.rate_final is not None and summary.rate_final <= 1.3 * summary.rate_limit_found
+    assert summary.rate_signals >= 1 and summary.cuts >= 1 and summary.faults == 0
     saved = json.loads((tmp_path / "report" / "summary.json").read_text())
     assert saved["rate_limit_found"] == summary.rate_limit_found and saved["throttled"] == refused
     html = (tmp_path / "report" / "report.html").read_text()
     assert "rate aimed at" in html and f"found to accept about {summary.rate_limit_found:g}/s" in html
     print_summary(summary)  # what `run` prints at the end
-    assert f"the API accepted about {summary.rate_limit_found:g}/s; {refused} answers throttled" in (
-        capsys.readouterr().err
-    )
+    said = capsys.readouterr().err
+    assert f"the API was found to accept about {summary.rate_limit_found:g}/s" in said
+    assert f"{summary.rate_signals} answers read as throttling ({summary.cuts} cuts" in said
     # What a person watching saw on the last refresh: the rate aimed at and the limit found.
     live = LiveProgress(timeline, "in.csv")
     live._update()
     assert "aiming at" in live._status and "API limit found" in live._status and "throttled" in live._status
+    assert "read as throttling" in live._status
+
+
+def test_sporadic_server_errors_are_faults_not_a_limit(tmp_path: Path) -> None:
+    """Issue 19: 3% of writes answered 500 or 503 (with Retry-After: 1), no rate limit at all.
+    Relies on: the sandbox's seeded faults, applied before the write (a retry is safe). The run
+    once named a "limit" of 12/s from them; now none is named and the rate is never cut."""
+    source = make_csv(tmp_path / "in.csv", 300)
+    with SandboxServer(SandboxOptions(latency_ms=20, fault_rate=0.03, seed=1)) as server:
+        config = ImportConfig(
+            input=source, base_url=server.base_url, api_key=DEFAULT_KEY, use_journal=False,
+            report_dir=tmp_path / "report",
+        )  # fmt: skip
+        summary = run_import(config)
+        faults = server.app.requests["500"] + server.app.requests["503"]
+    assert summary.counts == {"created": 300} and faults >= 3
+    assert summary.rate_limit_found is None and summary.cuts == 0 and summary.rate_signals == 0
+    assert summary.faults == faults
+    assert "server errors read as faults" in summary.pace

@@ -208,7 +208,9 @@ class SandboxApp:
         if method != "GET" and self.options.fault_rate and self._random.random() < self.options.fault_rate:
             status = self._random.choice((500, 503))
             self.requests[str(status)] += 1
-            return status, {"status": "Server error", "message": "injected fault"}, []
+            # A 503 says when to come back, as a load balancer's does; a 500 says nothing.
+            after = [(b"retry-after", b"1")] if status == 503 else []
+            return status, {"status": "Server error", "message": "injected fault"}, after
         # Route on the raw path and decode the id once: an id holding "/" or "%" arrives as
         # %2F or %25 and must stay one path segment.
         raw = scope.get("raw_path") or path.encode()
