@@ -143,6 +143,12 @@ _input_options = _options(
         "--allow-empty", is_flag=True, help="A file with a header and no rows is fine (else exit 2)."
     ),
     click.option(
+        "--shard",
+        metavar="K/N",
+        help="Take share K of N (0-based) of the rows, by customerId hash: N runners with 0/N … "
+        "N-1/N cover every row exactly once (a Kubernetes Indexed Job, Airflow's .expand).",
+    ),
+    click.option(
         "--report-dir",
         type=click.Path(path_type=Path),
         help="Write the report into exactly this directory (replacing an earlier report there).",
@@ -369,12 +375,13 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     baseline: Baseline = "auto",
     empty: Empty | None = None,
     limit: int | None = None,
+    shard: str | None = None,
     max_failures: int | None = None,
     max_failure_rate: float | None = None,
 ) -> ImportConfig:
     """The command's options as an ImportConfig, field by field: a renamed option is a
     TypeError here in every test that runs the command, never a silent default."""
-    from .config import PRODUCTION_URL, SANDBOX_URL, ImportConfig, RetryPolicy
+    from .config import PRODUCTION_URL, SANDBOX_URL, ImportConfig, RetryPolicy, Shard
 
     if old_sandbox_flag:
         # Two sandboxes are easy to confuse: the name says which one.
@@ -422,6 +429,7 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
         baseline=baseline,
         empty=empty,
         limit=limit,
+        shard=Shard.parse(shard) if shard else None,
         max_failures=max_failures,
         max_failure_rate=max_failure_rate,
     )
@@ -480,8 +488,8 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     default="auto",
     show_default=True,
     help="Compare rows with kelviq's own customer list first (GET /customers/, 100 a page): kelviq "
-    "always; auto when the journal is new (a stateless runner) and the pages cost fewer requests "
-    "than the rows to send; journal: with the journal only.",
+    "always; auto when its pages cost fewer requests than the rows the journal does not know "
+    "(a stateless runner, --no-journal); journal: with the journal only.",
 )
 @click.option(
     "--limit",

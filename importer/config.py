@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import os
 from dataclasses import dataclass, field
@@ -12,7 +13,7 @@ from urllib.parse import urlsplit
 from .errors import UsageError
 from .sources import Source
 
-__all__ = ["PRODUCTION_URL", "SANDBOX_URL", "ImportConfig", "RetryPolicy", "normalise_base_url"]
+__all__ = ["PRODUCTION_URL", "SANDBOX_URL", "ImportConfig", "RetryPolicy", "Shard", "normalise_base_url"]
 
 PRODUCTION_URL = "https://api.kelviq.com/api/v1"
 SANDBOX_URL = "https://sandboxapi.kelviq.com/api/v1"
@@ -36,6 +37,41 @@ MODES: tuple[Mode, ...] = get_args(Mode)
 ON_DUPLICATE: tuple[OnDuplicate, ...] = get_args(OnDuplicate)
 ON_CONFLICT: tuple[OnConflict, ...] = get_args(OnConflict)
 EMPTY_CHOICES: tuple[Empty, ...] = get_args(Empty)
+
+
+@dataclass(frozen=True, slots=True)
+class Shard:
+    """``--shard K/N``: this runner's share of the input, K of N (0-based, as a Kubernetes
+    Indexed Job's JOB_COMPLETION_INDEX and Airflow's map_index count). A row belongs to shard
+    ``blake2b(customerId) mod N``, stable across machines, runs and Python versions (not
+    ``hash()``, which is salted per process); a row with no customerId goes by its row number.
+    The N shards together hold every row exactly once, and a customer always the same shard."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        try:
+            index, count = (int(part) for part in text.split("/"))
+        except ValueError:
+            raise UsageError(f"--shard {text!r}: write K/N, e.g. 0/4 (the first of four)") from None
+        return cls(index, count)
+
+    def __post_init__(self) -> None:
+        if not (self.count >= 1 and 0 <= self.index < self.count):
+            raise UsageError(f"--shard {self.index}/{self.count}: K counts from 0 to N-1, e.g. 0/4 to 3/4")
+
+    def holds(self, customer_id: str, row: int) -> bool:
+        if self.count == 1:
+            return True
+        if not customer_id:
+            return row % self.count == self.index
+        digest = hashlib.blake2b(customer_id.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        return int.from_bytes(digest, "big") % self.count == self.index
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +123,7 @@ class ImportConfig:
     baseline: Baseline = "auto"  # list kelviq's customers first: auto (a new journal), kelviq, journal
     empty: Empty | None = None  # keep | clear: what an empty mapped cell means; None: the mapping's
     limit: int | None = None  # a trial run: send only the first N rows that need a request
+    shard: Shard | None = None  # this runner's share of the rows (Shard.parse("K/N"))
     max_failures: int | None = None  # abort once more rows than this have failed
     max_failure_rate: float | None = None  # abort once this share of sent rows has failed
 
@@ -114,6 +151,8 @@ class ImportConfig:
     def __post_init__(self) -> None:
         if isinstance(self.input, str | os.PathLike) and not isinstance(self.input, Path):
             object.__setattr__(self, "input", Path(self.input))
+        if isinstance(self.shard, str):
+            object.__setattr__(self, "shard", Shard.parse(self.shard))
         if self.concurrency != "auto" and (not isinstance(self.concurrency, int) or self.concurrency < 1):
             raise UsageError("--concurrency must be a whole number of at least 1, or auto")
         if self.rate != "auto" and self.rate is not None and (isinstance(self.rate, str) or self.rate <= 0):

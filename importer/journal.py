@@ -55,7 +55,7 @@ def payload_hash(payload: Mapping[str, Any]) -> bytes:
 STATE_ENV = "KELVIQ_IMPORT_STATE"
 
 
-def default_state_path(base_url: str) -> Path:
+def default_state_path(base_url: str, shard: object | None = None) -> Path:
     """One journal per API: ``$KELVIQ_IMPORT_STATE/<host>_<port>_<path>.sqlite3`` when that is
     set (one directory for every user of a machine: cron and interactive runs share it), else
     ``$XDG_STATE_HOME/kelviq-import/`` (``~/.local/state/kelviq-import/``)."""
@@ -67,7 +67,9 @@ def default_state_path(base_url: str) -> Path:
     )
     parts = urlsplit(base_url)
     slug = re.sub(r"[^A-Za-z0-9.-]+", "_", f"{parts.hostname}_{parts.port or ''}{parts.path}").strip("_")
-    return root / f"{slug}.sqlite3"
+    # Shards on one machine run at once: each its own journal (and lock), named by its share.
+    part = "" if shard is None else "." + str(shard).replace("/", "-of-")
+    return root / f"{slug}{part}.sqlite3"
 
 
 def _open_lock(given: Path, lock: Path) -> IO[str]:

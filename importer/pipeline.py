@@ -133,7 +133,7 @@ async def arun_import(
         journal = None
         if ready.use_journal and not ready.dry_run:
             journal = Journal.open(
-                ready.journal or default_state_path(ready.base_url), base_url=ready.base_url
+                ready.journal or default_state_path(ready.base_url, ready.shard), base_url=ready.base_url
             )
         try:
             run = _Run(
@@ -318,6 +318,7 @@ class _Run:
             limit=config.limit,
             baseline=self.baseline,
             notice=table.notice,
+            shard=str(config.shard) if config.shard is not None else None,
         )
 
     def _log_end(self, summary: Summary) -> None:

@@ -8,13 +8,13 @@ import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from .config import ImportConfig, OnDuplicate
+from .config import ImportConfig, OnDuplicate, Shard
 from .errors import InputError
 from .logs import event
 from .mapping import InputSettings, Mapped, Mapping, RowMapper
 from .mapping_file import load_mapping
 from .problems import Problem
-from .readers import EXCEL_SUFFIXES, RECORD_SUFFIXES, Table, open_table
+from .readers import EXCEL_SUFFIXES, RECORD_SUFFIXES, SourceRow, Table, open_table
 
 __all__ = ["Prepared", "prepare"]
 
@@ -29,16 +29,23 @@ class Prepared:
     rows: int
     duplicates: dict[str, list[int]]  # customerId -> the rows that share it
     on_duplicate: OnDuplicate = "error"
+    shard: Shard | None = None  # only this share of the rows is read (--shard K/N)
+
+    def rows_in_shard(self) -> Iterator[SourceRow]:
+        """The table's rows, or this shard's share of them."""
+        shard, customer_id = self.shard, self.mapper.customer_id
+        rows = self.table.rows()
+        return rows if shard is None else (r for r in rows if shard.holds(customer_id(r), r.row))
 
     def customer_ids(self) -> Iterator[str]:
         """Every row's customerId (empty ones left out), without mapping the rest of the row."""
         customer_id = self.mapper.customer_id
-        return (cid for src in self.table.rows() if (cid := customer_id(src)))
+        return (cid for src in self.rows_in_shard() if (cid := customer_id(src)))
 
     def mapped(self) -> Iterator[Mapped]:
         dups = self.duplicates
         keep_first = self.on_duplicate == "first"
-        for src in self.table.rows():
+        for src in self.rows_in_shard():
             item = self.mapper.map(src)
             if dups and item.customer_id in dups:
                 rows = dups[item.customer_id]
@@ -90,7 +97,7 @@ def prepare(config: ImportConfig) -> Prepared:
         event(logging.WARNING, "input_read", table.notice)
     mapping = from_file or Mapping.guess(table.columns)
     mapper = mapping.compile(table.columns, where=config.display, empty=config.empty)
-    rows, duplicates = _scan_ids(table, mapper)
+    rows, duplicates = _scan_ids(table, mapper, config.shard)
     if rows == 0 and not config.allow_empty:
         # Loud by default: a nightly export that arrives with a header and nothing else is
         # far more often a broken export than an empty customer list.
@@ -98,10 +105,10 @@ def prepare(config: ImportConfig) -> Prepared:
             f"{config.display}: no data rows below the header (line {table.header_row}); "
             "pass --allow-empty if an empty file is normal for this job"
         )
-    return Prepared(table, mapping, mapper, rows, duplicates, config.on_duplicate)
+    return Prepared(table, mapping, mapper, rows, duplicates, config.on_duplicate, config.shard)
 
 
-def _scan_ids(table: Table, mapper: RowMapper) -> tuple[int, dict[str, list[int]]]:
+def _scan_ids(table: Table, mapper: RowMapper, shard: Shard | None) -> tuple[int, dict[str, list[int]]]:
     """Count rows and find customerIds used more than once, in flat memory.
 
     A first pass writes a 64-bit hash per row into a private temporary SQLite database on disk
@@ -115,8 +122,11 @@ def _scan_ids(table: Table, mapper: RowMapper) -> tuple[int, dict[str, list[int]
     def hashes() -> Iterator[tuple[int]]:
         nonlocal count
         for src in table.rows():
+            cid = mapper.customer_id(src)
+            if shard is not None and not shard.holds(cid, src.row):
+                continue
             count += 1
-            if cid := mapper.customer_id(src):
+            if cid:
                 yield (hash(cid),)
 
     db = sqlite3.connect("")  # "": a temporary database on disk, deleted when closed

@@ -95,6 +95,7 @@ class Summary:
     limit: int | None = None
     baseline: str | None = None  # what the rows were compared with besides the journal
     notice: str | None = None  # the input was read otherwise than asked (an encoding), and why
+    shard: str | None = None  # K/N: this run's share of the input's rows (--shard)
 
     @property
     def exit_code(self) -> int:
