@@ -4,7 +4,8 @@ pulls in some 200 packages). Only what the examples use, with the real call shap
 
 - ``airflow.decorators.task(**kw)`` wraps a function; the real object keeps it as ``.function``
   (how a test runs a task outside a DAG run), and calling it inside ``@dag`` only records the
-  call, as the real one builds a graph instead of running;
+  call, as the real one builds a graph instead of running; ``.partial(...).expand(...)``
+  (dynamic task mapping) records the mapping likewise;
 - ``airflow.models.Variable.get(key, default_var=...)`` reads ``AIRFLOW_VAR_<KEY>`` from the
   environment, which real Airflow also honours: a test sets the same variables for both;
 - ``airflow.exceptions.AirflowException``;
@@ -32,6 +33,18 @@ class _Task:
 
     def __call__(self, *args: Any) -> None:
         self.calls.append(args)  # inside a DAG: a node of the graph, not a run
+
+    def partial(self, **fixed: Any) -> _Mapped:
+        """Dynamic task mapping: ``task.partial(a=1).expand(b=[...])`` records one mapped node."""
+        return _Mapped(self, fixed)
+
+
+class _Mapped:
+    def __init__(self, task: _Task, fixed: dict[str, Any]) -> None:
+        self.task, self.fixed = task, fixed
+
+    def expand(self, **mapped: list[Any]) -> None:
+        self.task.calls.append(({**self.fixed}, mapped))
 
 
 def _task(**options: Any) -> Callable[[Callable[..., Any]], _Task]:
