@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean chromium prism
+.PHONY: install demo test test-fast lint bench clean chromium prism wheel-check
 
 install: $(STAMP)
 
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "kelviq-import needs Python 3.11 or newer")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip 2>/dev/null || true
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,sandbox]'
+	@$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@touch $(STAMP)
 
 demo: install
@@ -51,6 +51,12 @@ prism:
 	    npm install --prefix .tools/prism --no-audit --no-fund --silent @stoplight/prism-cli@$(PRISM_VERSION) \
 	      || echo "note: could not install Prism; the contract test will be skipped"; \
 	  else echo "note: npm not available; the Prism contract test will be skipped"; fi; }
+
+# The wheel and the sdist as a user gets them: built, installed into a clean venv with and
+# without extras, and used (scripts/wheel_smoke.sh). CI runs it; an editable install hides
+# what the wheel leaves out.
+wheel-check: install
+	bash scripts/wheel_smoke.sh
 
 lint: install
 	$(BIN)/ruff check importer tests bench scripts sample_data examples
