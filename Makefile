@@ -24,7 +24,7 @@ test: install chromium prism
 
 # Unit tests only (no sandbox runs, no subprocesses): seconds, for the edit-test loop.
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not e2e"
+	HYPOTHESIS_PROFILE=fast $(BIN)/python -m pytest -q -m "not e2e"
 
 # The report.html test renders the page in Debian's headless Chromium. Installed when this
 # machine can (root with apt); elsewhere that one test is skipped and says why.

@@ -3,10 +3,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-
 from importer.sandbox import DEFAULT_KEY, SandboxServer
 from tests.helpers import DIALECTS, Dialect, RecordingSleep
-
 
 @pytest.fixture(autouse=True)
 def _no_traceback_ever(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -41,6 +39,21 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  
 def _private_state_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Journals go to a fresh directory per test, never to the real ~/.local/state."""
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("state")))
+
+
+@pytest.fixture(autouse=True)
+def _fast_lane_starts_nothing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A test not marked e2e starts no process and no sandbox server: `make test-fast` is the
+    edit-test loop, and must stay seconds long and free of ports and children."""
+    if request.node.get_closest_marker("e2e") is not None:
+        return
+    import subprocess
+
+    def refused(*args: object, **kwargs: object) -> None:
+        raise AssertionError("a test outside the e2e lane started a process: mark it e2e")
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", refused)
+    monkeypatch.setattr(SandboxServer, "__enter__", refused)
 
 
 @pytest.fixture(params=list(DIALECTS))

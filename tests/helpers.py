@@ -153,3 +153,11 @@ def png_colours(path: Path) -> dict[tuple[int, int, int], int]:
         counts.update(tuple(line[i : i + 3]) for i in range(0, stride, channels))  # type: ignore[misc]
         previous = line
     return dict(counts)
+
+
+def examples(full: int) -> int:
+    """How many examples a property test tries: ``full`` in `make test`, a tenth (at least 10)
+    in `make test-fast` (HYPOTHESIS_PROFILE=fast)."""
+    import os
+
+    return full if os.environ.get("HYPOTHESIS_PROFILE") != "fast" else max(10, full // 10)

@@ -126,6 +126,7 @@ def test_every_command_has_a_runnable_example_in_its_help() -> None:
         assert "kelviq-import " in (command.help or "") and "Example" in (command.help or ""), command.name
 
 
+@pytest.mark.e2e  # starts a process or a sandbox
 def test_help_is_fast_because_heavy_libraries_load_lazily() -> None:
     import subprocess
     import sys

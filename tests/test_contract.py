@@ -19,7 +19,7 @@ from importer.contract import (
     error_text,
     refusal,
 )
-from tests.helpers import REFUSED_EMAILS, schema
+from tests.helpers import REFUSED_EMAILS, examples, schema
 
 # ajv-formats' "email" (full mode), the check Stoplight Prism applies to ``format: email``:
 # an independent validator of the spec's rule, copied from ajv-formats/dist/formats.js.
@@ -173,7 +173,7 @@ def test_the_fast_path_agrees_with_email_validator() -> None:
     labels = st.text(alphabet="abz09-", min_size=1, max_size=8)
     tlds = st.sampled_from(["com", "de", "test", "local", "x", "co", "invalid", "c0m", "museum"])
 
-    @settings(max_examples=600, deadline=None)
+    @settings(max_examples=examples(600), deadline=None)
     @given(local=atoms, domain=st.lists(labels, min_size=1, max_size=3), tld=tlds)
     def agree(local: str, domain: list[str], tld: str) -> None:
         address = f"{local}@{'.'.join(domain)}.{tld}"

@@ -17,8 +17,9 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from importer.config import ImportConfig
 from importer.errors import InputError
 from importer.prepare import prepare
+from tests.helpers import examples
 
-FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=examples(120), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def outcome(path: Path) -> str:
@@ -107,7 +108,7 @@ CELL = st.one_of(
 )
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(40), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(st.lists(CELL, min_size=1, max_size=4), max_size=4))
 def test_xlsx_cells(rows: list[list[object]]) -> None:
     wb = openpyxl.Workbook()

@@ -67,6 +67,7 @@ def test_a_corrupt_journal_is_refused_in_one_line(tmp_path: Path) -> None:
         Journal.open(tmp_path / "j.sqlite3", base_url=BASE)
 
 
+@pytest.mark.e2e  # starts a process or a sandbox
 def test_a_second_holder_is_refused_while_the_first_holds_it(tmp_path: Path) -> None:
     with Journal.open(tmp_path / "j.sqlite3", base_url=BASE):
         holder = subprocess.run(
@@ -83,6 +84,7 @@ def test_a_second_holder_is_refused_while_the_first_holds_it(tmp_path: Path) -> 
     assert issubclass(RunAborted, Exception)
 
 
+@pytest.mark.e2e  # starts a process or a sandbox
 def test_the_package_imports_where_there_is_no_fcntl() -> None:
     """Windows has no fcntl: the journal locks with msvcrt there, and nothing imports fcntl
     at import time (finance users with Excel exports are often on Windows)."""

@@ -75,6 +75,7 @@ def test_unused_columns_are_named_everywhere(tmp_path: Path) -> None:
     assert "not sent anywhere" not in quiet.output
 
 
+@pytest.mark.e2e  # starts a process or a sandbox
 def test_limit_sends_only_the_first_rows(tmp_path: Path) -> None:
     source = write(tmp_path / "in.csv", "id,name\n" + "".join(f"L{i},N{i}\n" for i in range(30)))
     with SandboxServer() as server:
@@ -102,6 +103,7 @@ def test_every_run_gets_its_own_report_and_runs_lists_them(tmp_path: Path) -> No
     assert both.exit_code == 2 and "contradict" in both.output
 
 
+@pytest.mark.e2e  # starts a process or a sandbox
 def test_one_journal_for_every_user_of_a_machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KELVIQ_IMPORT_STATE", str(tmp_path / "shared"))
     path = default_state_path("https://api.kelviq.com/api/v1")
@@ -115,6 +117,7 @@ def test_one_journal_for_every_user_of_a_machine(tmp_path: Path, monkeypatch: py
         assert "unchanged 1" in again.output and server.app.requests["POST"] == 1
 
 
+@pytest.mark.e2e  # starts a process or a sandbox
 def test_stdin_and_pipes_are_read_like_the_file(tmp_path: Path) -> None:
     """`cat export.csv | kelviq-import run -`: spooled once, then read twice like a file."""
     import subprocess

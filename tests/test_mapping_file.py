@@ -15,7 +15,7 @@ from importer.cli import main
 from importer.mapping import Mapping
 from importer.mapping_file import draft_mapping, load_mapping
 from importer.readers import REPORT_COLUMNS
-from tests.helpers import write
+from tests.helpers import examples, write
 
 # Header cells as exports make them, and as an attacker would: quotes, backslashes, line
 # breaks, TOML of their own ("x"\n[metadata]\nevil = "y"), control characters, braces.
@@ -26,7 +26,7 @@ CELLS = st.one_of(
 )
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(columns=st.lists(CELLS, min_size=1, max_size=8, unique=True), source=st.text(max_size=20))
 def test_every_draft_loads_back_and_maps_only_what_was_guessed(
     tmp_path_factory: pytest.TempPathFactory, columns: list[str], source: str

@@ -19,7 +19,7 @@ from importer.cli import main
 from importer.mapping import Mapping
 from importer.mapping_file import load_mapping
 from importer.readers import SourceRow
-from tests.helpers import SAMPLE, SHARED_DATA, read_csv, schema, write
+from tests.helpers import SAMPLE, SHARED_DATA, examples, read_csv, schema, write
 
 
 def cli(*args: str | Path):  # type: ignore[no-untyped-def]
@@ -330,7 +330,7 @@ cell = st.one_of(
 )
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=examples(400), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_any_row_maps_to_a_schema_valid_payload_or_a_problem(data: st.DataObject) -> None:
     mapper = data.draw(st.sampled_from(MAPPERS))

@@ -173,6 +173,7 @@ def test_values_read_as_a_person_would_type_them(value: object, text: str) -> No
     assert value_text(value) == text
 
 
+@pytest.mark.e2e  # starts a process or a sandbox
 def test_format_flag_and_stdin_sniffing(tmp_path: Path) -> None:
     """A nameless JSON Lines export read through --format, and through stdin with no flag."""
     data = b'{"id": "A", "email": "a@example.com"}\n{"id": "B", "email": "b@example.com"}\n'
@@ -425,6 +426,7 @@ def test_json_values_that_cannot_be_sent_make_their_row_invalid(tmp_path: Path) 
     assert (ok["score"], ok["tiny"], ok["list"], got[9][1]) == ("1.50", "0.0025", "[1.5, 2]", None)
 
 
+@pytest.mark.e2e  # starts a process or a sandbox
 def test_a_broken_string_in_one_line_leaves_the_others_to_import(tmp_path: Path) -> None:
     """Issue 21, case 1: a lone surrogate once ended the run with an internal error (exit 70)
     and no results. Relies on: the sandbox's POST creating customers."""
