@@ -3,8 +3,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+
 from importer.sandbox import DEFAULT_KEY, SandboxServer
 from tests.helpers import DIALECTS, Dialect, RecordingSleep
+
 
 @pytest.fixture(autouse=True)
 def _no_traceback_ever(monkeypatch: pytest.MonkeyPatch) -> None:
