@@ -40,7 +40,7 @@ from .contract import (
     read_answer,
     record_time,
 )
-from .errors import AuthenticationError, RunAborted
+from .errors import AuthenticationError, NotSent, RunAborted, TransientError, Unreachable
 from .ratelimit import AUTO_CEILING, AUTO_START, Pacer
 from .serverclock import ServerClock
 
@@ -93,35 +93,6 @@ class _GaveUp(Exception):
         self.error = error
         self.attempts = attempts
         self.uncertain = uncertain
-
-
-class TransientError(Exception):
-    """A failure worth retrying: rate limited, server error, timeout or broken connection."""
-
-    def __init__(
-        self,
-        message: str,
-        status: int | None = None,
-        retry_after: float | None = None,
-        *,
-        connect: bool = False,
-    ):
-        super().__init__(message)
-        self.status = status
-        self.retry_after = retry_after
-        self.connect = connect  # the connection was never made: nothing reached the API
-
-
-class NotSent(Exception):
-    """The run is stopping: this request was not started (or was cancelled in flight)."""
-
-    def __init__(self, attempts: int = 0) -> None:
-        super().__init__("not sent: the run is stopping")
-        self.attempts = attempts
-
-
-class Unreachable(RunAborted):
-    """The API cannot be reached at all (refused, DNS, TLS, timeouts): the run stops."""
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:

@@ -6,8 +6,14 @@
     │                              (missing, unreadable, no customerId column, bad mapping file)
     └── RunAborted                 exit 3: the run stopped before every row was tried
         ├── AuthenticationError    the API refused the key (401) or its permissions (403)
+        ├── Unreachable            the API cannot be reached at all (refused, DNS, TLS, timeouts)
         └── OutputError            the report or the journal cannot be written (disk full);
                                    what the journal holds stays consistent, a re-run resumes
+
+    Inside the package only (the client and the run's workers; never raised to a caller):
+    TransientError                 one request failed in a way worth retrying (429, 5xx,
+                                   a timeout, a dropped connection)
+    NotSent                        the run is stopping: this request was not started
 
 Per-row problems (an invalid email, a 400 from the API, retries exhausted) are not
 exceptions: they are results, written to the report, and the run goes on.
@@ -22,8 +28,11 @@ __all__ = [
     "ExitCode",
     "ImporterError",
     "InputError",
+    "NotSent",
     "OutputError",
     "RunAborted",
+    "TransientError",
+    "Unreachable",
     "UsageError",
 ]
 
@@ -66,3 +75,32 @@ class AuthenticationError(RunAborted):
 
 class OutputError(RunAborted):
     pass
+
+
+class TransientError(Exception):
+    """A failure worth retrying: rate limited, server error, timeout or broken connection."""
+
+    def __init__(
+        self,
+        message: str,
+        status: int | None = None,
+        retry_after: float | None = None,
+        *,
+        connect: bool = False,
+    ):
+        super().__init__(message)
+        self.status = status
+        self.retry_after = retry_after
+        self.connect = connect  # the connection was never made: nothing reached the API
+
+
+class NotSent(Exception):
+    """The run is stopping: this request was not started (or was cancelled in flight)."""
+
+    def __init__(self, attempts: int = 0) -> None:
+        super().__init__("not sent: the run is stopping")
+        self.attempts = attempts
+
+
+class Unreachable(RunAborted):
+    """The API cannot be reached at all (refused, DNS, TLS, timeouts): the run stops."""

@@ -280,9 +280,12 @@ class Journal:
 
     def forget(self, customer_id: str) -> None:
         """kelviq no longer has it: nothing accepted (an intent being sent stays)."""
-        self._conn.execute(
-            "UPDATE customers SET payload_hash = ? WHERE customer_id = ?", (_NONE, customer_id)
-        )
+        try:
+            self._conn.execute(
+                "UPDATE customers SET payload_hash = ? WHERE customer_id = ?", (_NONE, customer_id)
+            )
+        except sqlite3.OperationalError as exc:
+            raise OutputError(f"cannot write the journal {self.path}: {exc}") from None
 
     def unknown_more_than(self, customer_ids: Iterable[str], limit: int) -> bool:
         """Do more than ``limit`` of these customerIds have nothing accepted in the journal?

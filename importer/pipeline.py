@@ -21,10 +21,10 @@ from typing import Any
 import httpx
 
 from .baseline import Remote, TooLarge, pages_for
-from .client import KelviqClient, NotSent, Sleep, Unreachable
+from .client import KelviqClient, Sleep
 from .config import ImportConfig
 from .delivery import Delivery
-from .errors import AuthenticationError, ImporterError, OutputError, RunAborted, UsageError
+from .errors import AuthenticationError, ImporterError, NotSent, OutputError, RunAborted, Unreachable
 from .journal import Journal, default_state_path
 from .logs import event
 from .mapping import Mapped
@@ -33,6 +33,7 @@ from .prepare import Prepared, prepare
 from .report import Reporter, RowResult, Summary, counts_text, default_report_dir, file_sha256
 from .sources import materialised
 from .statuses import Status
+from .syncapi import refuse_running_loop
 from .timeline import Timeline
 
 __all__ = ["Prepared", "arun_import", "prepare", "run_import"]
@@ -149,15 +150,6 @@ async def arun_import(
         finally:
             if journal is not None:
                 journal.close()
-
-
-def refuse_running_loop(name: str, async_name: str) -> None:
-    """The sync entry points run their own event loop; inside one, the async twin is the way."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return
-    raise UsageError(f"{name}() was called inside a running event loop; use `await {async_name}(...)` there")
 
 
 @dataclass
@@ -466,9 +458,10 @@ class _Driver:
             self.count(result)
             emit(result)
 
-    async def load_baseline(self) -> Remote | None:
-        """kelviq's customer list, when rows are to be compared with it (baseline.py): always
-        with --baseline kelviq; with auto when listing costs fewer requests than it saves.
+    async def load_baseline(self) -> tuple[Remote | None, str | None]:
+        """kelviq's customer list, when rows are to be compared with it (baseline.py), and what
+        the run says about it: always with --baseline kelviq; with auto when listing costs
+        fewer requests than it saves.
 
         What listing saves: a row the journal does not know costs a POST, and a second request
         when the customer exists (refused, then PATCHed, and reported updated though nothing
@@ -477,55 +470,56 @@ class _Driver:
         A listing that fails leaves the journal alone to judge."""
         config, run = self.config, self.run
         if config.baseline == "journal" or config.full:
-            return None
+            return None, None
         journal, rows = self.journal, run.prepared.rows
         fresh = journal is None or journal.is_new() or len(journal) == 0
         # A listing is at least one page: with at most one row the journal does not know, it
         # cannot pay, and a re-run where nothing changed still makes no request at all.
-        covered = config.baseline == "auto" and not fresh and journal is not None
-        if covered and journal is not None and not journal.unknown_more_than(run.prepared.customer_ids(), 1):
-            return None
+        known = None if fresh or config.baseline != "auto" else journal
+        if known is not None and not known.unknown_more_than(run.prepared.customer_ids(), 1):
+            return None, None
         await self.preflight_once()
         if self.control.not_sent_reason() is not None:
-            return None
+            return None, None
         budget = None if config.baseline == "kelviq" else rows
         if self.account_size == 0 and config.baseline == "auto":
-            run.baseline = "kelviq holds no customers: nothing to compare with"
-            return None
+            return None, "kelviq holds no customers: nothing to compare with"
         pages = pages_for(self.account_size) if self.account_size is not None else None
         if budget is not None and pages is not None and pages >= budget:
-            run.baseline = (
+            return None, (
                 f"not listed: kelviq holds {self.account_size} customers ({pages} pages), "
                 f"no fewer requests than the {budget} rows to send"
             )
-            return None
-        if config.baseline == "auto" and not fresh and journal is not None:
+        if known is not None:
             limit = pages if pages is not None else rows // 2
-            if not journal.unknown_more_than(run.prepared.customer_ids(), limit):
-                run.baseline = (
-                    f"not listed: the journal knows all but {limit} or fewer of the file's customers, "
-                    f"fewer than the {limit} pages of kelviq's list"
+            if not known.unknown_more_than(run.prepared.customer_ids(), limit):
+                return None, (
+                    f"not listed: the journal does not know {limit} or fewer of the file's customers, "
+                    f"no more than the {limit} pages a listing costs"
                 )
-                return None
+        return await self._list(budget)
+
+    async def _list(self, budget: int | None) -> tuple[Remote | None, str | None]:
         remote = Remote()
         try:
-            listing = await remote.load(self.api, concurrency=min(config.workers, 16), budget=budget)
+            listing = await remote.load(self.api, concurrency=min(self.config.workers, 16), budget=budget)
         except (TooLarge, NotSent, RunAborted) as exc:
             remote.close()
+            said = None
             if isinstance(exc, TooLarge):
-                run.baseline = f"not listed: more than {budget} pages, more requests than rows to send"
+                said = f"not listed: more than {budget} pages, more requests than rows to send"
             elif isinstance(exc, AuthenticationError | Unreachable):
                 self.control.stop(abort=exc)
             elif isinstance(exc, RunAborted):
-                run.baseline = f"listing failed, compared with the journal only: {exc}"
-                event(logging.WARNING, "baseline", run.baseline)
-            return None
-        run.baseline = f"kelviq's list: {listing.customers} customers in {listing.pages} pages"
-        event(logging.INFO, "baseline", f"compared with {run.baseline}", customers=listing.customers)
-        return remote
+                said = f"listing failed, compared with the journal only: {exc}"
+                event(logging.WARNING, "baseline", said)
+            return None, said
+        said = f"kelviq's list: {listing.customers} customers in {listing.pages} pages"
+        event(logging.INFO, "baseline", f"compared with {said}", customers=listing.customers)
+        return remote, said
 
     async def produce(self) -> None:
-        remote = await self.load_baseline()
+        remote, self.run.baseline = await self.load_baseline()
         try:
             await self._produce(remote)
         finally:

@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .config import ImportConfig
-from .pipeline import arun_import, refuse_running_loop
+from .pipeline import arun_import
 from .prepare import Prepared, prepare
 from .report import Summary
 from .sources import materialised
+from .syncapi import refuse_running_loop
 
 __all__ = ["Validation", "avalidate", "validate"]
 

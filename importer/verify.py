@@ -28,10 +28,10 @@ from .client import KelviqClient, Sleep
 from .config import ImportConfig
 from .contract import differences
 from .errors import ExitCode
-from .pipeline import refuse_running_loop
 from .prepare import Prepared, prepare
 from .report import default_report_dir, open_output, safe_cell
 from .sources import materialised
+from .syncapi import refuse_running_loop
 
 __all__ = ["VerifySummary", "averify", "verify"]
 
