@@ -151,5 +151,10 @@ class Remote:
         record = json.loads(row[0])
         return record if isinstance(record, dict) else None
 
+    @property
+    def database(self) -> sqlite3.Connection:
+        """The listing's own database (table ``remote``), for a caller that joins it with more."""
+        return self._db
+
     def close(self) -> None:
         self._db.close()

@@ -18,7 +18,18 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .config import BASELINES, EMPTY_CHOICES, MODES, ON_CONFLICT, ON_DUPLICATE, SANDBOX_URL, STALL_MINUTES
+from .config import (
+    ABSENT_KEY,
+    ABSENT_MODES,
+    ABSENT_SCOPES,
+    BASELINES,
+    EMPTY_CHOICES,
+    MODES,
+    ON_CONFLICT,
+    ON_DUPLICATE,
+    SANDBOX_URL,
+    STALL_MINUTES,
+)
 from .console import (
     interactive,
     print_summary,
@@ -34,7 +45,18 @@ from .sandbox.app import DUPLICATE_STYLES, UNKNOWN_STYLES
 from .sandbox.app import ROUTES as SANDBOX_ROUTES
 
 if TYPE_CHECKING:
-    from .config import Auto, Baseline, Empty, ImportConfig, Mode, OnConflict, OnDuplicate, Rate
+    from .config import (
+        AbsentMode,
+        AbsentScope,
+        Auto,
+        Baseline,
+        Empty,
+        ImportConfig,
+        Mode,
+        OnConflict,
+        OnDuplicate,
+        Rate,
+    )
     from .report import Summary
     from .validate import Validation
     from .verify import VerifySummary
@@ -376,6 +398,12 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     empty: Empty | None = None,
     limit: int | None = None,
     shard: str | None = None,
+    absent: AbsentMode | None = None,
+    absent_scope: AbsentScope = "written",
+    absent_key: str = ABSENT_KEY,
+    absent_guard: float = 0.1,
+    metrics_file: Path | None = None,
+    job_name: str | None = None,
     max_failures: int | None = None,
     max_failure_rate: float | None = None,
 ) -> ImportConfig:
@@ -430,6 +458,12 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
         empty=empty,
         limit=limit,
         shard=Shard.parse(shard) if shard else None,
+        absent=absent,
+        absent_scope=absent_scope,
+        absent_key=absent_key,
+        absent_guard=absent_guard,
+        metrics_file=metrics_file,
+        job_name=job_name,
         max_failures=max_failures,
         max_failure_rate=max_failure_rate,
     )
@@ -499,6 +533,39 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
 @click.option(
     "--max-failures", type=click.IntRange(min=0), help="Abort (exit 3) once more rows than this have failed."
 )
+@click.option(
+    "--absent",
+    type=click.Choice(ABSENT_MODES),
+    help="The input is the whole population: after the run, list kelviq and report its customers "
+    "that the input no longer holds (absent.csv); tag also marks them with a metadata key (the date "
+    "first seen absent), removed when they come back. Never a delete.",
+)
+@click.option(
+    "--absent-scope",
+    type=click.Choice(ABSENT_SCOPES),
+    default="written",
+    show_default=True,
+    help="written: only customers this importer wrote (its journal knows them, or they carry the "
+    "mapping's [static_metadata]); all: every customer of the account.",
+)
+@click.option(
+    "--absent-key", default=ABSENT_KEY, show_default=True, help="The metadata key --absent tag writes."
+)
+@click.option(
+    "--absent-guard",
+    type=click.FloatRange(0, 1, min_open=True),
+    default=0.1,
+    show_default=True,
+    help="--absent tag refuses (exit 3, nothing tagged) when more than this share of the scope is "
+    "absent: a truncated export must not mark half the customers.",
+)
+@click.option(
+    "--metrics-file",
+    type=click.Path(path_type=Path),
+    help="Write the run's metrics here (Prometheus text, for node_exporter's textfile collector), "
+    "atomically, at the end of every run, aborted ones included.",
+)
+@click.option("--job-name", help="The metrics' job label [default: the input's name without suffix].")
 @click.option(
     "--max-failure-rate",
     type=click.FloatRange(0, 1, min_open=True),

@@ -25,6 +25,12 @@ Empty = Literal["keep", "clear"]  # an empty mapped cell: keep kelviq's value, o
 # What a run compares rows with: kelviq's own list (auto: when the journal is new and listing
 # costs fewer requests than it saves), or the journal alone.
 Baseline = Literal["auto", "kelviq", "journal"]
+# Customers in kelviq (and in scope) that the input no longer holds: report them, or tag them too.
+AbsentMode = Literal["report", "tag"]
+AbsentScope = Literal["written", "all"]  # written: the journal knows them, or the mapping's marker
+ABSENT_MODES: tuple[AbsentMode, ...] = get_args(AbsentMode)
+ABSENT_SCOPES: tuple[AbsentScope, ...] = get_args(AbsentScope)
+ABSENT_KEY = "kelviq_import_absent_since"
 BASELINES: tuple[Baseline, ...] = get_args(Baseline)
 Auto = Literal["auto"]
 # Requests per second: a number (lowered when the API pushes back), "auto" (find the API's
@@ -124,8 +130,26 @@ class ImportConfig:
     empty: Empty | None = None  # keep | clear: what an empty mapped cell means; None: the mapping's
     limit: int | None = None  # a trial run: send only the first N rows that need a request
     shard: Shard | None = None  # this runner's share of the rows (Shard.parse("K/N"))
+    absent: AbsentMode | None = None  # the input is the whole population: report (or tag) the rest
+    absent_scope: AbsentScope = "written"
+    absent_key: str = ABSENT_KEY  # the metadata key tag writes (the date first seen absent)
+    absent_guard: float = 0.1  # tag refuses when more than this share of the scope is absent
+    metrics_file: Path | None = None  # Prometheus text file, rewritten at the end of every run
+    job_name: str | None = None  # the metrics' job label; None: the input's stem
     max_failures: int | None = None  # abort once more rows than this have failed
     max_failure_rate: float | None = None  # abort once this share of sent rows has failed
+
+    def _check_absent(self) -> None:
+        if self.absent is not None and self.absent not in ABSENT_MODES:
+            raise UsageError(f"--absent must be one of {', '.join(ABSENT_MODES)}")
+        if self.absent_scope not in ABSENT_SCOPES:
+            raise UsageError(f"--absent-scope must be one of {', '.join(ABSENT_SCOPES)}")
+        if not 0 < self.absent_guard <= 1:
+            raise UsageError("--absent-guard must be a share between 0 and 1, such as 0.1")
+        if self.absent is not None and self.limit is not None:
+            raise UsageError("--absent and --limit contradict each other: a trial run is not the whole input")
+        if self.absent is not None and self.dry_run:
+            raise UsageError("--absent lists kelviq: it needs a real run, not a dry run")
 
     @property
     def workers(self) -> int:
@@ -181,6 +205,7 @@ class ImportConfig:
             raise UsageError(f"--baseline must be one of {', '.join(BASELINES)}")
         if self.full and self.baseline == "kelviq":
             raise UsageError("--full and --baseline kelviq contradict each other: --full sends every row")
+        self._check_absent()
         if self.empty is not None and self.empty not in EMPTY_CHOICES:
             raise UsageError("--empty must be keep or clear")
         _check_base_url(self.base_url)

@@ -38,6 +38,7 @@ CREATE TABLE IF NOT EXISTS customers (
     updated_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS absent (customer_id TEXT PRIMARY KEY, since TEXT NOT NULL) WITHOUT ROWID;
 """
 # The write-ahead intent lives in the customer's own row (one statement, one commit each for
 # intent and record): ``pending`` is the digest being sent; ``payload_hash`` empty (x'') means
@@ -94,7 +95,11 @@ def _open_lock(given: Path, lock: Path) -> IO[str]:
 
 
 # What a journal holds: anything else in the file belongs to another program.
-_OURS = {"customers": {"customer_id", "payload_hash", "kelviq_id", "updated_at"}, "meta": {"key", "value"}}
+_OURS = {
+    "customers": {"customer_id", "payload_hash", "kelviq_id", "updated_at"},
+    "meta": {"key", "value"},
+    "absent": {"customer_id", "since"},
+}
 
 
 def _refuse_foreign(given: Path, path: Path) -> None:
@@ -309,6 +314,28 @@ class Journal:
                 if unknown > limit:
                     return True
         return unknown + (count() if block else 0) > limit
+
+    def absent_since(self, customer_ids: list[str], today: str) -> dict[str, str]:
+        """Record that exactly these customers are absent now (``--absent``): each keeps the
+        date it was first seen absent, those back in the input are forgotten. Returns the dates."""
+        try:
+            with self._conn:
+                self._conn.execute(
+                    "CREATE TEMP TABLE IF NOT EXISTS now_absent (customer_id TEXT PRIMARY KEY)"
+                )
+                self._conn.execute("DELETE FROM now_absent")
+                self._conn.executemany(
+                    "INSERT OR IGNORE INTO now_absent VALUES (?)", ((c,) for c in customer_ids)
+                )
+                self._conn.execute(
+                    "DELETE FROM absent WHERE customer_id NOT IN (SELECT customer_id FROM now_absent)"
+                )
+                self._conn.execute(
+                    "INSERT OR IGNORE INTO absent SELECT customer_id, ? FROM now_absent", (today,)
+                )
+            return dict(self._conn.execute("SELECT customer_id, since FROM absent").fetchall())
+        except sqlite3.OperationalError as exc:
+            raise OutputError(f"cannot write the journal {self.path}: {exc}") from None
 
     def is_new(self) -> bool:
         """Nothing recorded yet, not even an intent: a first run, or a runner with no disk."""

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from .absent import Absentees, check_absent
 from .baseline import Remote, TooLarge, pages_for
 from .client import KelviqClient, Sleep
 from .config import ImportConfig
@@ -28,6 +29,7 @@ from .errors import AuthenticationError, ImporterError, NotSent, OutputError, Ru
 from .journal import Journal, default_state_path
 from .logs import event
 from .mapping import Mapped
+from .metrics import RunMetrics, write_metrics
 from .planner import NOT_LISTED, Rules, Send, Skip, decide
 from .prepare import Prepared, prepare
 from .report import Reporter, RowResult, Summary, counts_text, default_report_dir, file_sha256
@@ -129,6 +131,53 @@ async def arun_import(
     a host that must stay responsive meanwhile can run ``prepare`` in a thread first and pass
     ``prepared``.
     """
+    try:
+        summary = await _arun(
+            config,
+            transport=transport,
+            sleep=sleep,
+            on_result=on_result,
+            prepared=prepared,
+            timeline=timeline,
+            handle_signals=handle_signals,
+        )
+    except ImporterError as exc:
+        _write_metrics(config, exit_code=exc.exit_code, summary=None)
+        raise
+    _write_metrics(config, exit_code=summary.exit_code, summary=summary)
+    return summary
+
+
+def _write_metrics(config: ImportConfig, *, exit_code: int, summary: Summary | None) -> None:
+    """The run as metrics (--metrics-file), whatever its end: finished, aborted or refused."""
+    if config.metrics_file is None:
+        return
+    name = config.job_name or Path(config.input_name or str(config.input)).name.split(".")[0] or "import"
+    write_metrics(
+        config.metrics_file,
+        RunMetrics(
+            job=name,
+            exit_code=exit_code,
+            counts=summary.counts if summary is not None else {},
+            duration_s=summary.duration_s if summary is not None else 0.0,
+            requests=summary.requests if summary is not None else 0,
+            throttled=summary.throttled if summary is not None else 0,
+            rate_limit_found=summary.rate_limit_found if summary is not None else None,
+            absent=summary.absent if summary is not None else None,
+        ),
+    )
+
+
+async def _arun(
+    config: ImportConfig,
+    *,
+    transport: httpx.AsyncBaseTransport | None,
+    sleep: Sleep | None,
+    on_result: OnResult | None,
+    prepared: Prepared | None,
+    timeline: Timeline | None,
+    handle_signals: bool,
+) -> Summary:
     with materialised(config) as ready:
         prepared = prepared or prepare(ready)
         journal = None
@@ -167,6 +216,7 @@ class _Run:
     reporter: Reporter = field(init=False)
     report_dir: Path = field(init=False)
     baseline: str | None = field(init=False, default=None)  # set when kelviq's list was used
+    absentees: Absentees | None = field(init=False, default=None)  # set by --absent
 
     def __post_init__(self) -> None:
         config, table, journal = self.config, self.prepared.table, self.journal
@@ -261,11 +311,48 @@ class _Run:
         try:
             async with api:
                 await self._drive(api)
+                if self.config.absent is not None and self.control.aborted is None:
+                    await self._check_absent(api)
         finally:
             restore()
 
     async def _drive(self, api: KelviqClient) -> None:
         await _Driver(run=self, api=api).drive()
+
+    async def _check_absent(self, api: KelviqClient) -> None:
+        """After the rows: kelviq's customers in scope that the input no longer holds (absent.py)."""
+        config = self.config
+        assert config.absent is not None
+        try:
+            self.absentees = await check_absent(
+                api,
+                present=self.prepared.customer_ids(),
+                journal=self.journal,
+                marker=self.prepared.mapping.static_metadata,
+                shard=config.shard,
+                mode=config.absent,
+                scope=config.absent_scope,
+                key=config.absent_key,
+                guard=config.absent_guard,
+                report_dir=self.report_dir,
+                protected=self.reporter.protected,
+                concurrency=min(config.workers, 16),
+            )
+        except (RunAborted, NotSent) as exc:
+            self.control.stop(abort=exc if isinstance(exc, RunAborted) else RunAborted(str(exc)))
+            return
+        found = self.absentees
+        event(
+            logging.WARNING if found.absent else logging.INFO,
+            "absent",
+            f"{found.absent} of {found.scope} customers in scope are absent from the input"
+            + (f"; tagged {found.tagged}, untagged {found.untagged}" if config.absent == "tag" else "")
+            + f"; {self.report_dir / 'absent.csv'}",
+            absent=found.absent,
+            scope=found.scope,
+            tagged=found.tagged,
+            untagged=found.untagged,
+        )
 
     def _summary(self, started: dt.datetime, elapsed: float) -> Summary:
         config, prepared, reporter, timeline = self.config, self.prepared, self.reporter, self.timeline
@@ -311,6 +398,9 @@ class _Run:
             baseline=self.baseline,
             notice=table.notice,
             shard=str(config.shard) if config.shard is not None else None,
+            absent=self.absentees.absent if self.absentees is not None else None,
+            absent_tagged=self.absentees.tagged if self.absentees is not None else 0,
+            absent_untagged=self.absentees.untagged if self.absentees is not None else 0,
         )
 
     def _log_end(self, summary: Summary) -> None:

@@ -96,6 +96,9 @@ class Summary:
     baseline: str | None = None  # what the rows were compared with besides the journal
     notice: str | None = None  # the input was read otherwise than asked (an encoding), and why
     shard: str | None = None  # K/N: this run's share of the input's rows (--shard)
+    absent: int | None = None  # customers in scope absent from the input (--absent); None: not checked
+    absent_tagged: int = 0  # of those, tagged in this run
+    absent_untagged: int = 0  # customers back in the input whose tag this run removed
 
     @property
     def exit_code(self) -> int:
@@ -207,7 +210,7 @@ class Reporter:
         input was (a cp1252, semicolon-separated export stays one). ``protected``: the run's
         inputs (file, mapping, journal), which no report file may overwrite."""
         self.directory = directory
-        self._protected = protected
+        self.protected = protected
         self.counts: Counter[str] = Counter()
         self.problems = ProblemTally()
         self.broken: OutputError | None = None
@@ -293,12 +296,12 @@ class Reporter:
             self._results_fh.close()
             self._failed_fh.close()
             data = summary.to_json()
-            with open_output(self.directory / "summary.json", protected=self._protected) as fh:
+            with open_output(self.directory / "summary.json", protected=self.protected) as fh:
                 fh.write(json.dumps(data, indent=2) + "\n")
             from .report_html import render
 
             html = render(data, series or {})
-            with open_output(self.directory / "report.html", protected=self._protected) as fh:
+            with open_output(self.directory / "report.html", protected=self.protected) as fh:
                 fh.write(html)
         except OSError as exc:
             if self.broken is None:
