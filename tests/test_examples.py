@@ -162,3 +162,57 @@ def test_the_kubernetes_indexed_job_covers_every_row_once(sandbox, tmp_path) -> 
         assert done.returncode in (0, 1), done.stderr
     assert len(sandbox.app.customers) == 29 and max(sandbox.app.creates_by_id.values()) == 1
     assert len(list((tmp_path / "state").glob("*.sqlite3"))) == 4
+
+
+def test_the_operations_examples_are_wired_to_the_metrics_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Issue 24: the crontab line, the systemd units, the CronJob and the alert rules are
+    checked: the command each runs is one this CLI takes, with the metrics file wired, and every
+    metric the alerts name is one the metrics file holds."""
+    import configparser
+    import re
+    import shlex
+    import shutil
+    import subprocess
+
+    import yaml
+    from click.testing import CliRunner
+
+    from importer.cli import main
+    from importer.metrics import RunMetrics, write_metrics
+
+    commands: list[list[str]] = []
+    cron = [line for line in (EXAMPLES / "crontab").read_text().splitlines() if line and line[0] != "#"]
+    commands.append(shlex.split(cron[0].split(">>")[0])[5:])  # after the five schedule fields
+    unit = configparser.ConfigParser(strict=False, interpolation=None)
+    unit.optionxform = str  # type: ignore[assignment,method-assign]
+    unit.read(EXAMPLES / "kelviq-import.service")
+    assert unit["Service"]["Type"] == "oneshot" and unit["Service"]["SuccessExitStatus"] == "1"
+    commands.append(shlex.split(unit["Service"]["ExecStart"])[1:])
+    timer = configparser.ConfigParser()
+    timer.read(EXAMPLES / "kelviq-import.timer")
+    assert timer["Timer"]["OnCalendar"] and timer["Install"]["WantedBy"] == "timers.target"
+    cronjob = yaml.safe_load((EXAMPLES / "k8s-cronjob.yaml").read_text())
+    assert cronjob["kind"] == "CronJob" and cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    container = cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"]["containers"][0]
+    commands.append(container["args"])
+    run_params = {o for p in main.commands["run"].params for o in p.opts}
+    for given in commands:
+        command = given[1:] if given[0].endswith("kelviq-import") else given
+        assert command[0] == "run" and "--metrics-file" in command, command
+        assert {a for a in command if a.startswith("--")} <= run_params, command
+    assert CliRunner().invoke(main, ["run", "--help"]).exit_code == 0
+    if shutil.which("systemd-analyze"):
+        done = subprocess.run(
+            ["systemd-analyze", "verify", str(EXAMPLES / "kelviq-import.timer")],
+            capture_output=True,
+            text=True,
+        )
+        assert "kelviq-import.timer" not in done.stderr or done.returncode == 0, done.stderr
+    # The alert rules name only metrics the file holds.
+    prom = tmp_path / "m.prom"
+    write_metrics(prom, RunMetrics(job="customers", exit_code=0, counts={"created": 1}, absent=0))
+    written = set(re.findall(r"^(kelviq_import_\w+)", prom.read_text(), re.M))
+    rules = yaml.safe_load((EXAMPLES / "alerts.yaml").read_text())["groups"][0]["rules"]
+    for rule in rules:
+        named = set(re.findall(r"kelviq_import_\w+", rule["expr"]))
+        assert named and named <= written, (rule["alert"], named - written)
