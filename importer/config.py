@@ -5,13 +5,13 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, Protocol, get_args, runtime_checkable
 from urllib.parse import urlsplit
 
 from .errors import UsageError
-from .sources import Source
 
 __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "ImportConfig", "RetryPolicy", "Shard", "normalise_base_url"]
 
@@ -43,6 +43,20 @@ MODES: tuple[Mode, ...] = get_args(Mode)
 ON_DUPLICATE: tuple[OnDuplicate, ...] = get_args(OnDuplicate)
 ON_CONFLICT: tuple[OnConflict, ...] = get_args(OnConflict)
 EMPTY_CHOICES: tuple[Empty, ...] = get_args(Empty)
+
+
+@runtime_checkable
+class DataFrameLike(Protocol):
+    """What is used of a pandas DataFrame (polars' to_pandas() gives one too)."""
+
+    columns: Any
+    index: Any
+
+    def itertuples(self, index: bool = ..., name: str | None = ...) -> Iterable[tuple[Any, ...]]: ...
+
+
+# Where the rows come from: a file (path), a DataFrame, or rows as mappings.
+Source = Path | str | os.PathLike[str] | DataFrameLike | Iterable[Mapping[str, Any]]
 
 
 @dataclass(frozen=True, slots=True)

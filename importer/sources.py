@@ -18,29 +18,13 @@ from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
+from typing import IO, Any, cast
 
+from .config import DataFrameLike, ImportConfig, Source
 from .errors import InputError, UsageError
 from .records import flatten
 
-if TYPE_CHECKING:
-    from .config import ImportConfig
-
 __all__ = ["DataFrameLike", "Source", "materialised"]
-
-
-@runtime_checkable
-class DataFrameLike(Protocol):
-    """What is used of a pandas DataFrame (polars' to_pandas() gives one too)."""
-
-    columns: Any
-    index: Any
-
-    def itertuples(self, index: bool = ..., name: str | None = ...) -> Iterable[tuple[Any, ...]]: ...
-
-
-# Where the rows come from: a file (path), a DataFrame, or rows as mappings.
-Source = Path | str | os.PathLike[str] | DataFrameLike | Iterable[Mapping[str, Any]]
 
 
 @contextmanager
