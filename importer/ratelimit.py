@@ -78,8 +78,8 @@ class Pacer:
     decrease: float = 0.85  # a rate signal: the rate goes to this share of itself
     window_decrease: float = 0.75  # a cut in a quota window (nothing accepted)
     increase: float = 0.5  # requests/s gained a second: the same for every runner (fairness)
-    quiet: float = 2.0  # seconds without a rate signal after which the increase doubles
-    quiet_most: float = 6.0  # ... however long this runner's usual spell between signals
+    quiet: float = 1.5  # seconds without a rate signal after which the increase doubles
+    quiet_most: float = 4.0  # ... however long this runner's usual spell between signals
     outage_share: float = 0.25  # accepted below this share of the best: a window, not a limit
     recover_doubling: float = 0.5  # seconds to double, below the good rate
     slow_start_doubling: float = 1.0  # seconds to double, before the first rate signal
