@@ -14,7 +14,7 @@ from .logs import event
 from .mapping import InputSettings, Mapped, Mapping, RowMapper
 from .mapping_file import load_mapping
 from .problems import Problem
-from .readers import EXCEL_SUFFIXES, RECORD_SUFFIXES, SourceRow, Table, open_table
+from .readers import SourceRow, Table, open_table, reader_for
 
 __all__ = ["Prepared", "prepare"]
 
@@ -79,18 +79,16 @@ def prepare(config: ImportConfig) -> Prepared:
     """Open the input, resolve the mapping, and find duplicate customerIds: no network."""
     from_file = load_mapping(config.mapping) if config.mapping else None
     settings = from_file.input if from_file is not None else InputSettings()
-    name = f"x.{config.file_format}" if config.file_format else config.path.name.lower()
-    workbook = name.endswith(EXCEL_SUFFIXES)
-    records = name.endswith(RECORD_SUFFIXES)
-    text = not workbook and not records
     # Flags win over the mapping's [input]; a setting that does not apply to this kind of file
     # (a sheet for the failed.csv of a workbook, an encoding for a workbook) is left out.
+    found = reader_for(config.path, config.file_format)
+    takes = found[0].options if found is not None else frozenset()
     table = open_table(
         config.path,
-        sheet=config.sheet or (settings.sheet if workbook else None),
-        encoding=config.encoding or (settings.encoding if text else None),
-        delimiter=config.delimiter or (settings.delimiter if text else None),
-        header_row=config.header_row or (None if records else settings.header_row),
+        sheet=config.sheet or (settings.sheet if "sheet" in takes else None),
+        encoding=config.encoding or (settings.encoding if "encoding" in takes else None),
+        delimiter=config.delimiter or (settings.delimiter if "delimiter" in takes else None),
+        header_row=config.header_row or (settings.header_row if "header_row" in takes else None),
         file_format=config.file_format,
     )
     if table.notice:

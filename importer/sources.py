@@ -22,7 +22,7 @@ from typing import IO, Any, cast
 
 from .config import DataFrameLike, ImportConfig, Source
 from .errors import InputError, UsageError
-from .records import flatten
+from .readers.records import flatten
 
 __all__ = ["DataFrameLike", "Source", "materialised"]
 

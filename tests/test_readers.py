@@ -292,3 +292,22 @@ def test_an_ods_spreadsheet_reads_like_a_workbook(tmp_path: Path) -> None:
     table = open_table(path)
     assert table.columns == ("id", "email") and table.sheet == "Export"
     assert [r.cells for r in table.rows()] == [("42", "a@example.com")]
+
+
+def test_every_list_of_formats_comes_from_the_readers_registry() -> None:
+    """Issue 22: the formats were written out in four places. Now the registry is the one list:
+    --format's choices are it, the messages say it, and the README's INPUT row names each."""
+    from importer.cli import main
+    from importer.readers import FORMATS, formats_text
+    from importer.readers.base import readers
+    from tests.helpers import ROOT
+
+    suffixes = [s for r in readers() for s in r.suffixes]
+    assert tuple(f for r in readers() for f in r.formats) == FORMATS
+    choices = next(p for p in main.commands["run"].params if p.name == "file_format").type.choices  # type: ignore[attr-defined]
+    assert tuple(choices) == FORMATS
+    assert all(s in formats_text() for s in suffixes if not s.endswith(".gz"))
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    input_row = next(line for line in readme.splitlines() if line.startswith("| `INPUT` |"))
+    missing = [s for s in suffixes if not s.endswith((".tsv.gz", ".txt.gz")) and f"`{s}`" not in input_row]
+    assert missing == [], f"README's INPUT row does not name {missing}"

@@ -19,12 +19,11 @@ from typing import Any
 
 import pytest
 
-from importer import records
 from importer.config import ImportConfig
 from importer.errors import InputError, UsageError
 from importer.pipeline import arun_import, run_import
-from importer.readers import open_table
-from importer.records import value_text
+from importer.readers import open_table, records
+from importer.readers.records import value_text
 from importer.sandbox import DEFAULT_KEY, SandboxServer
 from importer.validate import validate
 from importer.verify import averify

@@ -23,8 +23,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
 
-from .errors import InputError
-from .problems import Problem
+from ..errors import InputError
+from ..problems import Problem
+from .base import FIELD_LIMIT, Kind, Option, SourceRow, Table, TableOptions, register
+from .encodings import encoding_guard, text_encoding
 
 __all__ = [
     "Record",
@@ -42,9 +44,6 @@ Record = tuple[int, dict[str, str], Problem | None]
 CHUNK = 1 << 20
 MAX_ELEMENT = 64 << 20  # one array element this large is a broken file, not a customer
 PARQUET_BATCH = 8192
-# The largest cell any reader takes (csv.field_size_limit for CSV): a bigger one is an unclosed
-# quote swallowing the file, or not a customer's data; 1 MB cells still read.
-FIELD_LIMIT = 16 * 1024 * 1024
 _DOUBLE_MAX = Decimal("1.7976931348623157e308")
 # Half of a UTF-16 pair: JSON's "\ud83d" alone (an emoji cut in two by a system that counts
 # UTF-16 units). No UTF-8 text can hold it, so it can be neither sent nor written to a report.
@@ -417,3 +416,111 @@ def parquet_records(path: Path) -> Iterator[Record]:
         raise InputError(
             f"{path}: cannot be read after record {number} ({type(exc).__name__}: {exc})"
         ) from None
+
+
+# --- the readers ----------------------------------------------------------------------------
+
+
+class _Records:
+    """JSON Lines, JSON arrays and Parquet: records become rows (``row`` is the line, or the
+    element's or record's position), their keys the columns."""
+
+    options: frozenset[Option] = frozenset({"encoding"})
+
+    def open(self, path: Path, suffix: str, head: bytes, options: TableOptions) -> Table:
+        return _open_records(path, suffix, head, options.encoding)
+
+    def rows(self, table: Table) -> Iterator[SourceRow]:
+        return _record_rows(table)
+
+
+class JsonLinesReader(_Records):
+    kinds: tuple[Kind, ...] = ("jsonl",)
+    name: str = "JSON Lines"
+    suffixes: tuple[str, ...] = (".jsonl", ".ndjson")
+    formats: tuple[str, ...] = ("jsonl", "ndjson")
+
+
+class JsonArrayReader(_Records):
+    kinds: tuple[Kind, ...] = ("json",)
+    name: str = "JSON"
+    suffixes: tuple[str, ...] = (".json",)
+    formats: tuple[str, ...] = ("json",)
+
+
+class ParquetReader(_Records):
+    kinds: tuple[Kind, ...] = ("parquet",)
+    name: str = "Parquet"
+    suffixes: tuple[str, ...] = (".parquet",)
+    formats: tuple[str, ...] = ("parquet",)
+    options: frozenset[Option] = frozenset()
+
+
+for _reader in (JsonLinesReader(), JsonArrayReader(), ParquetReader()):
+    register(_reader)
+
+
+def _open_records(path: Path, suffix: str, head: bytes, encoding: str | None) -> Table:
+    if suffix == ".parquet":
+        columns = parquet_columns(path)
+        return Table(path, _record_columns(path, columns), "parquet", None, None, None, 0)
+    encoding, notice = encoding_guard(path, head, encoding, gz=False)
+    encoding = text_encoding(encoding) if encoding else "utf-8"
+    kind: Kind = "jsonl" if suffix in (".jsonl", ".ndjson") else "json"
+    text = head.decode(encoding, errors="replace").removeprefix("\ufeff").lstrip()
+    if not text:
+        raise InputError(f"{path}: the file is empty")
+    if kind == "json" and text.startswith("{"):
+        # One object per line saved as .json (a common export): read as JSON Lines when the
+        # first line is a whole object; a single pretty-printed object is not a customer list.
+        try:
+            json.loads(text.splitlines()[0])
+        except (ValueError, RecursionError):
+            raise InputError(
+                f"{path}: holds one JSON object; a .json input is an array of objects "
+                "([{…}, {…}]) or one object per line (JSON Lines)"
+            ) from None
+        kind = "jsonl"
+    table = Table(path, (), kind, encoding, None, None, 0)
+    seen: dict[str, None] = {}
+    for _, cells, _ in _records_of(table):
+        for name in cells:
+            if name not in seen:
+                seen[name] = None
+    return Table(path, _record_columns(path, list(seen)), kind, encoding, None, None, 0, notice)
+
+
+def _record_columns(path: Path, names: list[str]) -> tuple[str, ...]:
+    """Keys as columns: each must be told apart from the others as a mapping would."""
+    seen: dict[str, str] = {}
+    for name in names:
+        key = name.strip().casefold()
+        if key in seen:
+            raise InputError(
+                f"{path}: the keys {seen[key]!r} and {name!r} differ only in case or spaces; "
+                "a mapping could not tell them apart: rename one"
+            )
+        if not name.strip():
+            raise InputError(f"{path}: a key with no name ({name!r}); name it")
+        seen[key] = name
+    return tuple(names)
+
+
+def _records_of(table: Table) -> Iterator[Record]:
+    if table.kind == "parquet":
+        return parquet_records(table.path)
+    if table.kind == "jsonl":
+        return jsonl_records(table.path, table.encoding or "utf-8")
+    return array_records(table.path, table.encoding or "utf-8")
+
+
+def _record_rows(table: Table) -> Iterator[SourceRow]:
+    index = {name: i for i, name in enumerate(table.columns)}
+    width = len(table.columns)
+    for row, cells, problem in _records_of(table):
+        out = [""] * width
+        for name, text in cells.items():
+            at = index.get(name)
+            if at is not None:
+                out[at] = text
+        yield SourceRow(row, tuple(out), problem)
