@@ -57,6 +57,7 @@ if TYPE_CHECKING:
         OnDuplicate,
         Rate,
     )
+    from .database import DatabaseSource
     from .report import Summary
     from .validate import Validation
     from .verify import VerifySummary
@@ -121,7 +122,14 @@ def _size(text: str) -> int:
 
 
 _table_options = _options(
-    click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path)),
+    # A path, `-` for stdin, or a database URL (`sqlite:///legacy.db`, `postgresql://…`; `db`:
+    # the URL in $KELVIQ_IMPORT_DB_URL) with --table or --query.
+    click.argument("input_path", metavar="INPUT"),
+    click.option("--table", help="With a database URL as INPUT: the table to read (schema.name too)."),
+    click.option("--query", help="With a database URL as INPUT: the SQL whose result to read."),
+    click.option(
+        "--query-file", type=click.Path(path_type=Path), help="With a database URL as INPUT: a file of SQL."
+    ),
     click.option("--sheet", help="Worksheet to read from an Excel workbook [default: the first]."),
     click.option(
         "--format",
@@ -200,13 +208,18 @@ _input_options = _options(
 
 
 def _setup_logging(
-    verbose: int, log_file: Path | None, log_format: str, *, quiet: bool, inputs: tuple[Path | None, ...]
+    verbose: int,
+    log_file: Path | None,
+    log_format: str,
+    *,
+    quiet: bool,
+    inputs: tuple[Path | str | None, ...],
 ) -> None:
     from .logs import configure
 
     if log_file is not None:
         for source in inputs:
-            if source is not None and _same_file(log_file, source):
+            if source is not None and _same_file(log_file, Path(source)):
                 raise UsageError(
                     f"--log-file {log_file} is an input of this command ({source}); log elsewhere"
                 )
@@ -288,6 +301,31 @@ _api_options = _options(
 )
 
 
+def _source(  # noqa: PLR0917 - INPUT's own options, in the order the command has them
+    text: str,
+    file_format: str | None,
+    limit: str,
+    table: str | None,
+    query: str | None,
+    query_file: Path | None,
+) -> tuple[Path | DatabaseSource, str | None]:
+    """INPUT as the library takes it: a database (a URL, or `db` for $KELVIQ_IMPORT_DB_URL,
+    with --table or --query), a spooled stream, or a path."""
+    from .database import DatabaseSource, is_database_url, read_query_file
+
+    if text == "db" or is_database_url(text):
+        if query_file is not None:
+            if query is not None:
+                raise UsageError("--query and --query-file contradict each other; pass one")
+            query = read_query_file(query_file)
+        if file_format is not None:
+            raise UsageError("--format names a file's format; a database input has none")
+        return DatabaseSource(url=None if text == "db" else text, table=table, query=query), None
+    if table is not None or query is not None or query_file is not None:
+        raise UsageError("--table, --query and --query-file read a database: INPUT must be its URL")
+    return _spool_if_stream(Path(text), file_format, limit)
+
+
 def _spool_if_stream(
     path: Path, file_format: str | None, limit: str = STDIN_LIMIT
 ) -> tuple[Path, str | None]:
@@ -367,7 +405,10 @@ def _read_key(api_key_file: Path | None) -> str:
 
 def _config(  # noqa: PLR0913 - every option a command has, by name
     *,
-    input_path: Path,
+    input_path: str,
+    table: str | None = None,
+    query: str | None = None,
+    query_file: Path | None = None,
     file_format: str | None,
     sheet: str | None,
     encoding: str | None,
@@ -429,9 +470,9 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
             "no API key: set KELVIQ_API_KEY or pass --api-key-file PATH "
             "(or use --dry-run to validate without sending)"
         )
-    input_path, file_format = _spool_if_stream(input_path, file_format, max_stdin_size)
+    source, file_format = _source(input_path, file_format, max_stdin_size, table, query, query_file)
     return ImportConfig(
-        input=input_path,
+        input=source,
         file_format=file_format,
         base_url=SANDBOX_URL if use_sandbox else (base_url or PRODUCTION_URL),
         api_key=key,
@@ -736,7 +777,7 @@ def runs(report_root: Path, last: int) -> None:
 
 @main.command("init-mapping")
 @_table_options
-def init_mapping(input_path: Path, delimiter: str | None, **options: Any) -> None:
+def init_mapping(input_path: str, delimiter: str | None, **options: Any) -> None:
     """Print a commented starting mapping file for INPUT's header.
 
     Recognised columns are filled in; kelviq fields with no matching column and columns
@@ -745,29 +786,46 @@ def init_mapping(input_path: Path, delimiter: str | None, **options: Any) -> Non
     \b
     Example:
       kelviq-import init-mapping legacy.csv > mapping.toml
+      kelviq-import init-mapping sqlite:///legacy.db --table customers > mapping.toml
       kelviq-import validate legacy.csv --mapping mapping.toml --preview 3
     """
 
     def go() -> None:
+        from .config import ImportConfig
+        from .mapping import InputSettings
         from .mapping_file import draft_mapping, find_header
         from .readers import open_table
+        from .sources import materialised
 
-        path, options["file_format"] = _spool_if_stream(
-            input_path, options["file_format"], options.pop("max_stdin_size")
+        source, file_format = _source(
+            input_path,
+            options.pop("file_format"),
+            options.pop("max_stdin_size"),
+            options.pop("table"),
+            options.pop("query"),
+            options.pop("query_file"),
         )
         asked = options.pop("header_row")
-        table = find_header(
-            lambda line: open_table(path, delimiter=_delimiter(delimiter), header_row=line, **options), asked
-        )
-        from .mapping import InputSettings
-
+        draft = ImportConfig(input=source, file_format=file_format, dry_run=True, allow_empty=True)
+        with materialised(draft) as ready:
+            table = find_header(
+                lambda line: open_table(
+                    ready.path,
+                    delimiter=_delimiter(delimiter),
+                    header_row=line,
+                    file_format=ready.file_format,
+                    **options,
+                ),
+                asked,
+            )
         settings = InputSettings(
             encoding=table.encoding if table.encoding not in (None, "utf-8", "utf-8-sig") else None,
             delimiter=table.delimiter if table.delimiter not in (None, ",") else None,
             header_row=table.header_line if table.header_line > 1 else None,
             sheet=table.sheet,
         )
-        click.echo(draft_mapping(table.columns, input_path.name, settings), nl=False)
+        name = ready.display if ready.input_name else Path(input_path).name
+        click.echo(draft_mapping(table.columns, name, settings), nl=False)
 
     _guarded(go)
 

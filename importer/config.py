@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal, Protocol, get_args, runtime_checkable
 from urllib.parse import urlsplit
 
+from .database import DatabaseSource, is_database_url
 from .errors import UsageError
 
 __all__ = ["PRODUCTION_URL", "SANDBOX_URL", "ImportConfig", "RetryPolicy", "Shard", "normalise_base_url"]
@@ -56,7 +57,7 @@ class DataFrameLike(Protocol):
 
 
 # Where the rows come from: a file (path), a DataFrame, or rows as mappings.
-Source = Path | str | os.PathLike[str] | DataFrameLike | Iterable[Mapping[str, Any]]
+Source = Path | str | os.PathLike[str] | DataFrameLike | Iterable[Mapping[str, Any]] | DatabaseSource
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,11 +184,19 @@ class ImportConfig:
 
     @property
     def display(self) -> str:
-        """The input as messages and summaries name it."""
-        return self.input_name or str(self.input)
+        """The input as messages and summaries name it (a database's URL without its password)."""
+        if self.input_name:
+            return self.input_name
+        return self.input.display if isinstance(self.input, DatabaseSource) else str(self.input)
 
     def __post_init__(self) -> None:
         if isinstance(self.input, str | os.PathLike) and not isinstance(self.input, Path):
+            text = os.fspath(self.input)
+            if isinstance(text, str) and is_database_url(text):
+                raise UsageError(
+                    "a database URL as ImportConfig(input=…) needs a table or a query: "
+                    "pass DatabaseSource(url, table=…) or DatabaseSource(url, query=…)"
+                )
             object.__setattr__(self, "input", Path(self.input))
         if isinstance(self.shard, str):
             object.__setattr__(self, "shard", Shard.parse(self.shard))

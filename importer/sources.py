@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import IO, Any, cast
 
 from .config import DataFrameLike, ImportConfig, Source
+from .database import DatabaseSource, spool_database
 from .errors import InputError, UsageError
 from .readers.records import flatten
 
@@ -34,6 +35,17 @@ def materialised(config: ImportConfig) -> Iterator[ImportConfig]:
     source = config.input
     if isinstance(source, str | os.PathLike):
         yield config
+        return
+    if isinstance(source, DatabaseSource):
+        with tempfile.TemporaryDirectory(prefix="kelviq-import-source-") as tmp:
+            spool = Path(tmp) / "query.jsonl"
+            with spool.open("w", encoding="utf-8", newline="\n") as out:
+                count = spool_database(source, out, _write_record)
+            if count == 0 and not config.allow_empty:
+                raise InputError(f"{source.display}: no rows to import")
+            yield replace(
+                config, input=spool, file_format="jsonl", input_name=config.input_name or source.display
+            )
         return
     if isinstance(source, bytes | Mapping) or not isinstance(source, Iterable | DataFrameLike):
         raise UsageError(
@@ -51,6 +63,12 @@ def materialised(config: ImportConfig) -> Iterator[ImportConfig]:
         if count == 0:
             raise InputError(f"{config.input_name or label}: no rows to import")
         yield replace(config, input=spool, file_format="jsonl", input_name=config.input_name or label)
+
+
+def _write_record(row: Mapping[str, Any], out: IO[str]) -> None:
+    cells, _ = flatten(row)
+    _write_cells(cells, out)
+    out.write("\n")
 
 
 def _write_rows(rows: Iterable[Any], out: IO[str]) -> int:

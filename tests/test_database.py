@@ -1,0 +1,130 @@
+"""A database as the input (database.py): a table or a query, through SQLAlchemy, here on SQLite
+(a file: no server). API behaviour relied on: the sandbox's POST creating customers as sent."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sqlite3
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from importer.config import ImportConfig
+from importer.database import DatabaseSource
+from importer.errors import InputError, RunAborted
+from importer.pipeline import run_import
+from importer.sandbox import DEFAULT_KEY, SandboxServer
+from importer.validate import validate
+from importer.verify import verify
+from tests.helpers import read_csv
+
+pytestmark = pytest.mark.e2e
+
+
+def legacy(tmp_path: Path, n: int = 5) -> Path:
+    """A desktop application's SQLite file: integers, numerics, dates and NULLs."""
+    path = tmp_path / "legacy.db"
+    db = sqlite3.connect(path)
+    db.execute("CREATE TABLE customers (kundennr INTEGER, firma TEXT, email TEXT, umsatz NUMERIC, seit DATE)")
+    rows = [
+        (i, f"Firma {i}", f"k{i}@example.com", "1234.50", dt.date(2024, 2, 29).isoformat()) for i in range(n)
+    ]
+    rows.append((n, None, "not-an-email", None, None))
+    db.executemany("INSERT INTO customers VALUES (?, ?, ?, ?, ?)", rows)
+    db.commit()
+    db.close()
+    return path
+
+
+def test_a_table_imports_with_its_values_as_a_person_reads_them(tmp_path: Path) -> None:
+    url = f"sqlite:///{legacy(tmp_path)}"
+    with SandboxServer() as server:
+        config = ImportConfig(
+            input=DatabaseSource(url, table="customers"), base_url=server.base_url, api_key=DEFAULT_KEY,
+            rate=None, report_dir=tmp_path / "r", use_journal=False,
+        )  # fmt: skip
+        summary = run_import(config)
+        assert summary.counts == {"created": 5, "invalid": 1}
+        record = server.app.customers["3"]  # an INTEGER id: "3", never "3.0"
+        assert record["name"] == "Firma 3"
+        assert summary.input == f"{url} (table customers)"
+        # failed.csv holds the result's columns, so a person fixes it as a CSV and feeds it back.
+        failed = read_csv(tmp_path / "r" / "failed.csv")
+        assert list(failed[0])[:5] == ["kundennr", "firma", "email", "umsatz", "seit"]
+        assert failed[0]["kelviq_import_row"] == "6"  # its position in the result
+        checked = verify(ImportConfig(input=DatabaseSource(url, table="customers"), base_url=server.base_url,
+                                      api_key=DEFAULT_KEY, rate=None, report_dir=tmp_path / "v"))  # fmt: skip
+        assert checked.counts == {"match": 5, "invalid": 1}
+
+
+def test_a_query_over_an_engine_with_limit_and_shard(tmp_path: Path) -> None:
+    sqlalchemy = pytest.importorskip("sqlalchemy")
+    engine = sqlalchemy.create_engine(f"sqlite:///{legacy(tmp_path, 40)}")
+    query = "SELECT kundennr AS id, firma AS name, umsatz FROM customers WHERE firma IS NOT NULL"
+    checked = validate(
+        ImportConfig(input=DatabaseSource(engine, query=query), dry_run=True, report_dir=tmp_path / "v")
+    )
+    assert checked.summary.counts == {"valid": 40}
+    shards = [
+        validate(
+            ImportConfig(
+                input=DatabaseSource(engine, query=query),
+                dry_run=True,
+                shard=f"{k}/3",
+                report_dir=tmp_path / f"s{k}",
+            )
+        )
+        for k in range(3)
+    ]
+    assert sum(s.summary.rows for s in shards) == 40
+    engine.dispose()
+
+
+def test_values_of_every_kind_read_as_text(tmp_path: Path) -> None:
+    from importer.readers.records import value_text
+
+    assert [value_text(v) for v in (7, 7.0, Decimal("1234.50"), dt.date(2024, 2, 29), None)] == [
+        "7", "7", "1234.50", "2024-02-29", "",
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "code", "says"),
+    [
+        (["--table", "nope"], 2, "no such table 'nope'"),
+        (["--query", "SELEC x"], 2, "the database refused the query"),
+        (["--table", "customers", "--query", "SELECT 1"], 2, "--table NAME or --query SQL (one of them)"),
+        ([], 2, "--table NAME or --query SQL"),
+    ],
+)
+def test_database_errors_are_one_line(tmp_path: Path, args: list[str], code: int, says: str) -> None:
+    url = f"sqlite:///{legacy(tmp_path)}"
+    done = subprocess.run(
+        [sys.executable, "-m", "importer", "validate", url, *args], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == code and says in done.stderr and done.stderr.count("\n") == 1, done.stderr
+
+
+def test_a_password_in_the_url_is_never_shown(tmp_path: Path) -> None:
+    """Relies on no server: the PostgreSQL driver is not installed here (or the port is closed)."""
+    url = "postgresql://importer:s3cr3t-pw@127.0.0.1:1/crm"
+    done = subprocess.run(
+        [sys.executable, "-m", "importer", "validate", url, "--table", "t", "--report-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode in (2, 3) and "s3cr3t-pw" not in done.stderr + done.stdout, done.stderr
+    assert "importer:***@127.0.0.1:1/crm" in done.stderr
+    assert "s3cr3t-pw" not in repr(DatabaseSource(url, table="t"))
+
+
+def test_an_unreachable_database_is_exit_3(tmp_path: Path) -> None:
+    source = DatabaseSource(f"sqlite:///{tmp_path}/no/such/dir/x.db", table="t")
+    with pytest.raises(RunAborted, match="cannot reach the database"):
+        validate(ImportConfig(input=source, dry_run=True))
+    with pytest.raises(InputError, match=r"SQLAlchemy knows no database 'notadb'"):
+        validate(ImportConfig(input=DatabaseSource("notadb://", table="t"), dry_run=True))
