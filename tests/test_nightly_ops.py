@@ -146,3 +146,23 @@ def test_the_metrics_file_matches_the_summary_and_is_rewritten_by_every_run(tmp_
         )
     assert metrics(prom)[("kelviq_import_exit_code", job)] == 2
     assert list(csv.reader([""]))  # (csv imported for read_csv's sake)
+
+
+def test_each_shard_reports_only_its_own_absent_customers(tmp_path: Path) -> None:
+    """--absent with --shard K/N: each shard compares only its own share of kelviq."""
+    from importer.config import Shard
+
+    with SandboxServer() as server:
+        for k in range(2):
+            run_import(cfg(server, night(tmp_path / "all.csv", list(range(20))), tmp_path / f"a{k}",
+                           journal=tmp_path / f"j{k}.sqlite3", shard=f"{k}/2"))  # fmt: skip
+        gone = {3, 4, 11}
+        found: set[str] = set()
+        for k in range(2):
+            summary = run_import(cfg(server, night(tmp_path / "less.csv", [i for i in range(20) if i not in gone]),
+                                     tmp_path / f"b{k}", journal=tmp_path / f"j{k}.sqlite3", shard=f"{k}/2",
+                                     absent="report"))  # fmt: skip
+            mine = absent_ids(tmp_path / f"b{k}")
+            assert all(Shard(k, 2).holds(cid, 0) for cid in mine) and summary.absent == len(mine)
+            found |= mine
+        assert found == {f"N{i}" for i in gone}

@@ -150,8 +150,15 @@ def test_parquet_structs_dates_decimals_and_nulls(tmp_path: Path) -> None:
 
 def test_a_file_that_is_not_parquet_is_one_line(tmp_path: Path) -> None:
     pytest.importorskip("pyarrow", reason="pyarrow is the [parquet] extra")
-    with pytest.raises(InputError, match=r"in.parquet: not a readable Parquet file"):
+    with pytest.raises(InputError, match=r"in.parquet: not a readable Parquet file") as refused:
         open_table(write(tmp_path / "in.parquet", "id,email\n1,a@example.com\n"))
+    assert "\n" not in str(refused.value)
+    # Issue 21, case 11: a garbage footer once gave pyarrow's two-line text.
+    garbage = tmp_path / "footer.parquet"
+    garbage.write_bytes(b"PAR1" + b"\x00" * 64 + b"\xff\xff\xff\x7fPAR1")
+    with pytest.raises(InputError) as footer:
+        open_table(garbage)
+    assert "\n" not in str(footer.value) and "not a readable Parquet file" in str(footer.value)
 
 
 @pytest.mark.parametrize(
