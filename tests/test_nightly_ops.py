@@ -159,9 +159,9 @@ def test_each_shard_reports_only_its_own_absent_customers(tmp_path: Path) -> Non
         gone = {3, 4, 11}
         found: set[str] = set()
         for k in range(2):
-            summary = run_import(cfg(server, night(tmp_path / "less.csv", [i for i in range(20) if i not in gone]),
-                                     tmp_path / f"b{k}", journal=tmp_path / f"j{k}.sqlite3", shard=f"{k}/2",
-                                     absent="report"))  # fmt: skip
+            less = night(tmp_path / "less.csv", [i for i in range(20) if i not in gone])
+            summary = run_import(cfg(server, less, tmp_path / f"b{k}", journal=tmp_path / f"j{k}.sqlite3",
+                                     shard=f"{k}/2", absent="report"))  # fmt: skip
             mine = absent_ids(tmp_path / f"b{k}")
             assert all(Shard(k, 2).holds(cid, 0) for cid in mine) and summary.absent == len(mine)
             found |= mine
