@@ -606,7 +606,11 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     help="Write the run's metrics here (Prometheus text, for node_exporter's textfile collector), "
     "atomically, at the end of every run, aborted ones included.",
 )
-@click.option("--job-name", help="The metrics' job label [default: the input's name without suffix].")
+@click.option(
+    "--job-name",
+    help="The metrics' job label [default: the input's name without suffix; name it when the "
+    "export's file name changes every night].",
+)
 @click.option(
     "--max-failure-rate",
     type=click.FloatRange(0, 1, min_open=True),

@@ -82,6 +82,14 @@ def print_summary(summary: Summary, *, counts: bool = True) -> None:
         err(f"  journal: {summary.journal}")
     if summary.baseline:
         err(f"  baseline: {summary.baseline}")
+    if summary.absent is not None:
+        tagged = (
+            f"; tagged {summary.absent_tagged}, untagged {summary.absent_untagged}"
+            if summary.absent_tagged or summary.absent_untagged
+            else ""
+        )
+        listed = report / "absent.csv"
+        err(f"  absent: {summary.absent} customers in scope are no longer in the input{tagged} ({listed})")
     if bad:
         err(f"  {bad} rows to fix in {report / 'failed.csv'}; fix them and run the same command on it")
     if not_sent := summary.counts.get("not_sent", 0):

@@ -38,7 +38,9 @@ def absent_ids(report: Path) -> set[str]:
     return {r["customerId"] for r in read_csv(report / "absent.csv")}
 
 
-def test_customers_that_left_the_source_are_reported_tagged_and_untagged(tmp_path: Path) -> None:
+def test_customers_that_left_the_source_are_reported_tagged_and_untagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Issue 24's nightly scenario. Five customers are a tiny population: the guard is set to
     half of them here (10% by default, for real ones)."""
     journal = tmp_path / "j.sqlite3"
@@ -54,6 +56,10 @@ def test_customers_that_left_the_source_are_reported_tagged_and_untagged(tmp_pat
                                 journal=journal, absent="tag", absent_guard=0.5))  # fmt: skip
         assert second.counts == {"unchanged": 3, "created": 2} and second.exit_code == 0
         assert absent_ids(tmp_path / "r2") == {"N2", "N4"} and second.absent_tagged == 2
+        from importer.console import print_summary
+
+        print_summary(second)  # what `run` prints at the end says it too
+        assert "absent: 2 customers in scope are no longer in the input; tagged 2" in capsys.readouterr().err
         assert {c for c, r in server.app.customers.items() if KEY in (r.get("metadata") or {})} == {
             "N2",
             "N4",
