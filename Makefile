@@ -5,7 +5,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint bench clean chromium prism wheel-check
+.PHONY: install demo test test-fast lint bench clean chromium prism postgres wheel-check
 
 install: $(STAMP)
 
@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 demo: install
 	@bash scripts/demo.sh
 
-test: install chromium prism
+test: install chromium prism postgres
 	$(BIN)/python -m pytest -q
 
 # Unit tests only (no sandbox runs, no subprocesses): seconds, for the edit-test loop.
@@ -35,6 +35,17 @@ chromium:
 	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) >/dev/null 2>&1 \
 	      || echo "note: could not install chromium; the report.html test will be skipped"; \
 	  else echo "note: chromium not installed; the report.html test will be skipped"; fi; }
+
+# The database tests start a throwaway PostgreSQL server (initdb + pg_ctl, a Unix socket only)
+# under a temporary directory. Debian's postgresql is installed when this machine can (root with
+# apt); elsewhere those tests are skipped and say why.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's postgresql for the database tests"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql) >/dev/null 2>&1 \
+	      || echo "note: could not install postgresql; the PostgreSQL tests will be skipped"; \
+	  else echo "note: postgresql not installed; the PostgreSQL tests will be skipped"; fi; }
 
 # The contract test sends real imports to Stoplight Prism, a validating mock built from the
 # vendor's spec. Installed with npm where Node.js is (Debian's nodejs/npm when root with apt);

@@ -154,6 +154,23 @@ class ImportConfig:
     max_failures: int | None = None  # abort once more rows than this have failed
     max_failure_rate: float | None = None  # abort once this share of sent rows has failed
 
+    def _coerce(self) -> None:
+        """Values a caller may give in a looser form, as the fields hold them."""
+        if isinstance(self.input, str | os.PathLike) and not isinstance(self.input, Path):
+            text = os.fspath(self.input)
+            if isinstance(text, str) and is_database_url(text):
+                raise UsageError(
+                    "a database URL as ImportConfig(input=…) needs a table or a query: "
+                    "pass DatabaseSource(url, table=…) or DatabaseSource(url, query=…)"
+                )
+            object.__setattr__(self, "input", Path(self.input))
+        if isinstance(self.shard, str):
+            object.__setattr__(self, "shard", Shard.parse(self.shard))
+        for name in ("mapping", "report_dir", "report_root", "journal", "metrics_file"):
+            value = getattr(self, name)
+            if isinstance(value, str | os.PathLike) and not isinstance(value, Path):
+                object.__setattr__(self, name, Path(value))  # a str from a caller is a path too
+
     def _check_absent(self) -> None:
         if self.absent is not None and self.absent not in ABSENT_MODES:
             raise UsageError(f"--absent must be one of {', '.join(ABSENT_MODES)}")
@@ -190,16 +207,7 @@ class ImportConfig:
         return self.input.display if isinstance(self.input, DatabaseSource) else str(self.input)
 
     def __post_init__(self) -> None:
-        if isinstance(self.input, str | os.PathLike) and not isinstance(self.input, Path):
-            text = os.fspath(self.input)
-            if isinstance(text, str) and is_database_url(text):
-                raise UsageError(
-                    "a database URL as ImportConfig(input=…) needs a table or a query: "
-                    "pass DatabaseSource(url, table=…) or DatabaseSource(url, query=…)"
-                )
-            object.__setattr__(self, "input", Path(self.input))
-        if isinstance(self.shard, str):
-            object.__setattr__(self, "shard", Shard.parse(self.shard))
+        self._coerce()
         if self.concurrency != "auto" and (not isinstance(self.concurrency, int) or self.concurrency < 1):
             raise UsageError("--concurrency must be a whole number of at least 1, or auto")
         if self.rate != "auto" and self.rate is not None and (isinstance(self.rate, str) or self.rate <= 0):

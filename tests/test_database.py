@@ -128,3 +128,84 @@ def test_an_unreachable_database_is_exit_3(tmp_path: Path) -> None:
         validate(ImportConfig(input=source, dry_run=True))
     with pytest.raises(InputError, match=r"SQLAlchemy knows no database 'notadb'"):
         validate(ImportConfig(input=DatabaseSource("notadb://", table="t"), dry_run=True))
+
+
+# --- a real PostgreSQL (the session's throwaway server: conftest.postgres) ---------------------
+
+
+def _pg(url: str, *statements: str) -> None:
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(url)
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(sqlalchemy.text(statement))
+    engine.dispose()
+
+
+def test_postgres_null_heavy_table_imports_as_a_person_reads_it(postgres: str, tmp_path: Path) -> None:
+    """Numeric, date, timestamp and text columns with NULLs, read through psycopg's server-side
+    cursor; every column carried into metadata so that each value's text is seen in kelviq."""
+    _pg(
+        postgres,
+        "DROP TABLE IF EXISTS crm",
+        "CREATE TABLE crm (nr integer, firma text, umsatz numeric(12,2), seit date, "
+        "geaendert timestamp, notiz text)",
+        "INSERT INTO crm VALUES (1, 'Acme', 1234.50, '2024-02-29', '2024-03-01 12:30:00', NULL), "
+        "(2, NULL, NULL, NULL, NULL, NULL), (3, 'Zeta', 0.10, '1999-12-31', NULL, 'ok')",
+    )
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        '[fields]\ncustomerId = "nr"\nname = "firma"\n\n[other_columns]\nto_metadata = true\n',
+        encoding="utf-8",
+    )
+    with SandboxServer() as server:
+        summary = run_import(
+            ImportConfig(
+                input=DatabaseSource(postgres, query="SELECT * FROM crm ORDER BY nr"), mapping=mapping,
+                base_url=server.base_url, api_key=DEFAULT_KEY, rate=None, report_dir=tmp_path / "r",
+                use_journal=False,
+            )
+        )  # fmt: skip
+        assert summary.counts == {"created": 3}
+        acme = server.app.customers["1"]
+        assert acme["metadata"] == {
+            "umsatz": "1234.50", "seit": "2024-02-29", "geaendert": "2024-03-01T12:30:00",
+        }  # fmt: skip
+        assert server.app.customers["2"]["metadata"] == {} and server.app.customers["2"].get("name") is None
+        assert server.app.customers["3"]["metadata"]["umsatz"] == "0.10"
+        checked = verify(
+            ImportConfig(
+                input=DatabaseSource(postgres, table="crm"), mapping=mapping, base_url=server.base_url,
+                api_key=DEFAULT_KEY, rate=None, report_dir=tmp_path / "v",
+            )
+        )  # fmt: skip
+        assert checked.exit_code == 0 and checked.counts == {"match": 3}
+    assert "postgres@" in summary.input and "(query)" in summary.input
+
+
+def test_postgres_streams_100000_rows_in_flat_memory(postgres: str, tmp_path: Path) -> None:
+    _pg(
+        postgres,
+        "DROP TABLE IF EXISTS big",
+        "CREATE TABLE big AS SELECT g AS id, 'Customer ' || g AS name, 'c' || g || '@example.com' AS email, "
+        "(g % 1000)::numeric / 10 AS score, DATE '2020-01-01' + (g % 365) AS since "
+        "FROM generate_series(1, 100000) g",
+    )
+    script = (
+        "import sys; from importer import ImportConfig, validate; "
+        "from importer.database import DatabaseSource; "
+        "v = validate(ImportConfig(input=DatabaseSource(sys.argv[1], table='big'), dry_run=True, "
+        "report_dir=sys.argv[2])); print(v.summary.counts['valid']); "
+        "print(next(int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM:')))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, postgres, str(tmp_path / "r")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    valid, peak_kb = (int(x) for x in done.stdout.split())
+    assert valid == 100_000
+    assert peak_kb < 150 * 1024, f"peak {peak_kb // 1024} MB for 100,000 rows"  # flat: rows are streamed
