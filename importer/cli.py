@@ -302,7 +302,7 @@ _api_options = _options(
 
 
 def _source(  # noqa: PLR0917 - INPUT's own options, in the order the command has them
-    text: str,
+    given: str | Path,
     file_format: str | None,
     limit: str,
     table: str | None,
@@ -313,6 +313,7 @@ def _source(  # noqa: PLR0917 - INPUT's own options, in the order the command ha
     with --table or --query), a spooled stream, or a path."""
     from .database import DatabaseSource, is_database_url, read_query_file
 
+    text = os.fspath(given)
     if text == "db" or is_database_url(text):
         if query_file is not None:
             if query is not None:
@@ -405,7 +406,7 @@ def _read_key(api_key_file: Path | None) -> str:
 
 def _config(  # noqa: PLR0913 - every option a command has, by name
     *,
-    input_path: str,
+    input_path: str | Path,
     table: str | None = None,
     query: str | None = None,
     query_file: Path | None = None,
