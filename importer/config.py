@@ -119,6 +119,7 @@ class ImportConfig:
     # (sources.py spools those to a file for the run; ``path`` is then that file).
     input: Source
     input_name: str | None = None  # how reports name the input; None: its path
+    input_kind: str | None = None  # what a spooled input was (database, DataFrame, rows); None: the file's
     base_url: str = PRODUCTION_URL
     api_key: str = field(default="", repr=False)
     mapping: Path | None = None

@@ -386,7 +386,7 @@ class _Run:
             faults=pacer.faults if pacer is not None else 0,
             cuts=pacer.cuts if pacer is not None else 0,
             windows=pacer.windows if pacer is not None else 0,
-            file_format=table.kind_name,
+            file_format=config.input_kind or table.kind_name,
             sheet=table.sheet,
             encoding=table.encoding,
             delimiter=table.delimiter,

@@ -44,7 +44,11 @@ def materialised(config: ImportConfig) -> Iterator[ImportConfig]:
             if count == 0 and not config.allow_empty:
                 raise InputError(f"{source.display}: no rows to import")
             yield replace(
-                config, input=spool, file_format="jsonl", input_name=config.input_name or source.display
+                config,
+                input=spool,
+                file_format="jsonl",
+                input_name=config.input_name or source.display,
+                input_kind="database",
             )
         return
     if isinstance(source, bytes | Mapping) or not isinstance(source, Iterable | DataFrameLike):
@@ -62,7 +66,9 @@ def materialised(config: ImportConfig) -> Iterator[ImportConfig]:
                 count = _write_rows(cast(Iterable[Any], source), out)
         if count == 0:
             raise InputError(f"{config.input_name or label}: no rows to import")
-        yield replace(config, input=spool, file_format="jsonl", input_name=config.input_name or label)
+        yield replace(
+            config, input=spool, file_format="jsonl", input_name=config.input_name or label, input_kind=label
+        )
 
 
 def _write_record(row: Mapping[str, Any], out: IO[str]) -> None:
