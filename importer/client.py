@@ -179,6 +179,13 @@ class KelviqClient:
         self._base_url = base_url.rstrip("/")
         self._host = httpx.URL(self._base_url).host
         self._api_key = api_key
+        # How the key starts, raw and percent-encoded: what an answer is searched for (once per
+        # answer, so computed once here); none for a key too short to be told from text.
+        self._key_heads = (
+            {api_key[:SECRET_PREFIX].encode(), quote(api_key, safe="")[:SECRET_PREFIX].encode()}
+            if len(api_key) >= SECRET_PREFIX
+            else set()
+        )
         self._retry_policy = retry or RetryPolicy()
         self._sleep = sleep or asyncio.sleep
         self._timeout = timeout
@@ -324,11 +331,6 @@ class KelviqClient:
             if not listing.body.get("next") or not results:
                 return Lookup("absent")
         return Lookup("unknown", why=f"its search matches more than {SEARCH_PAGES * 100} customers")
-
-    async def exists(self, customer_id: str) -> bool | None:
-        """Does kelviq hold this customerId? True/False, or None when it cannot be told."""
-        looked = await self.lookup(customer_id)
-        return None if looked.state == "unknown" else looked.state == "found"
 
     def created_during(self, record: Mapping[str, Any], outcome: Outcome) -> bool | None:
         """Was this record created after ``outcome``'s first attempt was sent (so by it)?
@@ -574,14 +576,10 @@ class KelviqClient:
     def _redacted(self, answer: Answer) -> Answer:
         """The answer with the key scrubbed from its body *before* any text is cut from it: a
         key straddling a 200-character cut would otherwise survive in part."""
-        key = self._api_key
-        if len(key) < SECRET_PREFIX or not answer.raw:
-            return answer
         raw = answer.raw
-        heads = {key[:SECRET_PREFIX].encode(), quote(key, safe="")[:SECRET_PREFIX].encode()}
-        if not any(head in raw for head in heads):
+        if not raw or not any(head in raw for head in self._key_heads):
             return answer
-        text = scrub(raw.decode("utf-8", errors="replace"), key)
+        text = scrub(raw.decode("utf-8", errors="replace"), self._api_key)
         return replace(read_answer(answer.status, answer.content_type, text.encode()), date=answer.date)
 
     def _responded(self, started: float, status: int | None) -> None:

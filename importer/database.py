@@ -79,7 +79,7 @@ def spool_database(source: DatabaseSource, out: IO[str], write_row: Any) -> int:
         except (sa_exc.OperationalError, sa_exc.InterfaceError) as exc:
             raise RunAborted(f"{shown}: cannot reach the database ({_first_line(exc)})") from None
         try:
-            statement = _statement(source, conn, sa, sa_exc, shown)
+            statement = _statement(source, conn, sa)
             result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(statement)
             keys = list(result.keys())
             count = 0
@@ -121,7 +121,7 @@ def _engine(source: DatabaseSource, sa: Any, sa_exc: Any) -> tuple[Any, bool]:
         raise InputError(f"{_masked(url)}: the database driver is missing: {hint}") from None
 
 
-def _statement(source: DatabaseSource, conn: Any, sa: Any, sa_exc: Any, shown: str) -> Any:
+def _statement(source: DatabaseSource, conn: Any, sa: Any) -> Any:
     if source.query is not None:
         return sa.text(source.query)
     schema, _, name = (source.table or "").rpartition(".")

@@ -30,7 +30,7 @@ class Delivery:
     """One row's conversation with the API under the chosen mode, and the journal entry after.
 
     How each refusal is read is contract.refusal's business; where an answer does not say
-    whether the customer exists, kelviq is asked (KelviqClient.exists) before deciding.
+    whether the customer exists, kelviq is asked (KelviqClient.lookup) before deciding.
     """
 
     def __init__(self, config: ImportConfig, api: KelviqClient, journal: Journal | None) -> None:
@@ -102,8 +102,7 @@ class Delivery:
             return row.result("updated", outcome)
         kind, looked = await self._refusal(outcome, cid)
         if kind != "unknown":
-            unsure = looked is not None and looked.state == "unknown"
-            return row.result("failed", outcome, _unconfirmed(cid, looked, outcome) if unsure else None)
+            return row.refused(outcome, looked)
         if self.mode == "update":
             return row.result(
                 "failed", outcome, f"no customer {cid!r} in kelviq (--mode update): {outcome.error}"
@@ -117,8 +116,7 @@ class Delivery:
             return row.result("created", outcome)
         kind, looked = await self._refusal(outcome, cid)
         if kind != "exists":
-            unsure = looked is not None and looked.state == "unknown"
-            return row.result("failed", outcome, _unconfirmed(cid, looked, outcome) if unsure else None)
+            return row.refused(outcome, looked)
         holder, looked = await self._holder(outcome, payload, row.digest, intent, looked)
         if holder == "ours":
             # An earlier attempt of ours reached the API before its answer was lost.
@@ -156,6 +154,13 @@ class _Row:
         outcome = await request
         self.attempts += outcome.attempts
         return outcome
+
+    def refused(self, outcome: Outcome, looked: Lookup | None) -> RowResult:
+        """Failed with the API's words, or "could not confirm" where a lookup could not tell."""
+        unsure = looked is not None and looked.state == "unknown"
+        return self.result(
+            "failed", outcome, _unconfirmed(self.item.customer_id, looked, outcome) if unsure else None
+        )
 
     def result(
         self, status: Status, outcome: Outcome, error: str | None = None, *, shown: Lookup | None = None

@@ -81,12 +81,10 @@ def _write_rows(rows: Iterable[Any], out: IO[str]) -> int:
     count = 0
     for count, row in enumerate(rows, 1):  # noqa: B007 - the count is the result
         if isinstance(row, Mapping):
-            cells, _ = flatten(row)
-            _write_cells(cells, out)
+            _write_record(row, out)
         else:
             # Kept as it is, so that the reader reports this row as "not an object".
-            out.write(json.dumps(row, default=str))
-        out.write("\n")
+            out.write(json.dumps(row, default=str) + "\n")
     return count
 
 
