@@ -9,21 +9,24 @@ else), so the usual workbook pays for reading styles.xml and nothing more.
 
 from __future__ import annotations
 
+import functools
 import re
 import zipfile
-from pathlib import Path, PurePosixPath
-from xml.etree.ElementTree import iterparse
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Literal
+from xml.parsers import expat
 
-__all__ = ["CellFormats", "cell_formats", "render_number"]
+__all__ = ["NumberStyle", "column_index", "column_letters", "render_number", "styles_of", "temporal_kind"]
 
-_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
-_REL_NS = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 # Built-in number formats that change how a number reads (ECMA-376 18.8.30).
 _BUILTIN = {1: "0", 2: "0.00"}
 _TOKEN = re.compile(r'"[^"]*"|\\.|[0#.]|[-()/ :]|.', re.DOTALL)
-_REF = re.compile(r"([A-Z]+)(\d+)")
+# Built-in date and duration formats (ECMA-376 18.8.30), which a workbook names by id alone.
+_BUILTIN_DATES = frozenset({*range(14, 23), 45, 47})
+_BUILTIN_DURATIONS = frozenset({46})
 
-CellFormats = dict[tuple[int, int], str]  # (sheet row, 0-based column) -> format code
+Temporal = Literal["date", "duration"]
 
 
 def _supported(code: str) -> bool:
@@ -43,11 +46,15 @@ def _supported(code: str) -> bool:
 
 def render_number(value: float, code: str) -> str:
     """``render_number(124, "00000") == "00124"``; ``"000-00-0000"`` puts digits in the gaps."""
-    tokens = _TOKEN.findall(code)
+    if value >= 0 and value.is_integer() and code.strip("0") == "":
+        return str(int(value)).zfill(len(code))  # the everyday case, a padded code or id
+    tokens = _tokens(code)
     point = tokens.index(".") if "." in tokens else len(tokens)
     int_tokens, frac_tokens = tokens[:point], tokens[point + 1 :]
     decimals = sum(1 for t in frac_tokens if t in ("0", "#"))
-    text = f"{abs(value):.{decimals}f}"
+    # Half away from zero on the shortest decimal of the double, as Excel shows 2.675 as 2.68
+    # and 0.5 under "00000" as 00001 (Python's own format rounds half to even on the binary).
+    text = format(Decimal(repr(abs(value))).quantize(Decimal(1).scaleb(-decimals), ROUND_HALF_UP), "f")
     int_digits, _, frac_digits = text.partition(".")
     if int_digits == "0" and any(t == "#" for t in int_tokens) and "0" not in int_tokens:
         int_digits = ""
@@ -74,6 +81,11 @@ def render_number(value: float, code: str) -> str:
     return ("-" if value < 0 and float(text) != 0 else "") + result
 
 
+@functools.lru_cache(maxsize=256)
+def _tokens(code: str) -> list[str]:
+    return _TOKEN.findall(code)
+
+
 def _literal(token: str) -> str:
     if token.startswith('"'):
         return token[1:-1]
@@ -82,70 +94,71 @@ def _literal(token: str) -> str:
     return token
 
 
-def cell_formats(path: Path, sheet: str) -> CellFormats:
-    """The cells of ``sheet`` whose number format pads or fixes digits; empty when none do
-    (or when the file is not an .xlsx zip, or its parts cannot be found)."""
-    try:
-        with zipfile.ZipFile(path) as book:
-            styles = _styles(book)
-            if not styles:
-                return {}
-            part = _sheet_part(book, sheet)
-            if part is None:
-                return {}
-            found: CellFormats = {}
-            with book.open(part) as xml:
-                for _event, element in iterparse(xml):
-                    if element.tag == f"{_NS}c":
-                        style = element.get("s")
-                        if style is not None and int(style) in styles:
-                            m = _REF.fullmatch(element.get("r") or "")
-                            if m:
-                                found[(int(m.group(2)), _column_index(m.group(1)))] = styles[int(style)]
-                        element.clear()
-                    elif element.tag == f"{_NS}row":
-                        element.clear()
-            return found
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError, SyntaxError):
-        return {}
+@dataclass(frozen=True, slots=True)
+class NumberStyle:
+    """What a cell style's number format means for reading its numbers: ``code`` when it pads
+    or fixes digits (render_number), ``temporal`` when the number is a date or a duration."""
+
+    code: str | None = None
+    temporal: Temporal | None = None
 
 
-def _styles(book: zipfile.ZipFile) -> dict[int, str]:
-    """cellXfs index -> format code, for the formats render_number handles."""
+def styles_of(book: zipfile.ZipFile) -> tuple[NumberStyle, ...]:
+    """The workbook's cell styles (cellXfs, in order), as NumberStyle values."""
     custom: dict[int, str] = {}
     xfs: list[int] = []
+    in_cell_xfs = False
+
+    def start(name: str, attrs: dict[str, str]) -> None:
+        nonlocal in_cell_xfs
+        tag = name.rpartition(":")[2]
+        if tag == "numFmt":
+            custom[int(attrs.get("numFmtId", "0"))] = attrs.get("formatCode", "")
+        elif tag == "cellXfs":
+            in_cell_xfs = True
+        elif tag == "xf" and in_cell_xfs:
+            xfs.append(int(attrs.get("numFmtId", "0")))
+
+    def end(name: str) -> None:
+        nonlocal in_cell_xfs
+        if name.rpartition(":")[2] == "cellXfs":
+            in_cell_xfs = False
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
     with book.open("xl/styles.xml") as xml:
-        in_cell_xfs = False
-        for event, element in iterparse(xml, events=("start", "end")):
-            if element.tag == f"{_NS}numFmt" and event == "end":
-                custom[int(element.get("numFmtId", "0"))] = element.get("formatCode", "")
-            elif element.tag == f"{_NS}cellXfs":
-                in_cell_xfs = event == "start"
-            elif element.tag == f"{_NS}xf" and event == "end" and in_cell_xfs:
-                xfs.append(int(element.get("numFmtId", "0")))
-    codes = {**_BUILTIN, **custom}
-    return {i: codes[f] for i, f in enumerate(xfs) if f in codes and _supported(codes[f])}
+        parser.ParseFile(xml)
+    return tuple(_style(f, custom.get(f)) for f in xfs)
 
 
-def _sheet_part(book: zipfile.ZipFile, sheet: str) -> str | None:
-    rel_id = None
-    with book.open("xl/workbook.xml") as xml:
-        for _event, element in iterparse(xml):
-            if element.tag == f"{_NS}sheet" and element.get("name") == sheet:
-                rel_id = element.get(f"{_REL_NS}id")
-    if rel_id is None:
+def _style(format_id: int, custom: str | None) -> NumberStyle:
+    if custom is None:
+        if format_id in _BUILTIN_DURATIONS:
+            return NumberStyle(temporal="duration")
+        if format_id in _BUILTIN_DATES:
+            return NumberStyle(temporal="date")
+        code = _BUILTIN.get(format_id)
+        return NumberStyle(code=code if code is not None and _supported(code) else None)
+    temporal = temporal_kind(custom)
+    if temporal is not None:
+        return NumberStyle(temporal=temporal)
+    return NumberStyle(code=custom if _supported(custom) else None)
+
+
+def temporal_kind(code: str) -> Temporal | None:
+    """``yyyy-mm-dd`` is a date, ``[h]:mm`` a duration, ``0.00`` and ``"Day "0`` neither:
+    date letters count outside quotes, escapes and brackets (colours, locales), as in Excel."""
+    plain = re.sub(r'"[^"]*"|\\.|_.|\*.', "", code.split(";", 1)[0])
+    if re.search(r"\[(h+|m+|s+)\]", plain, re.IGNORECASE):
+        return "duration"
+    plain = re.sub(r"\[[^\]]*\]", "", plain)
+    if plain.lower() == "general":
         return None
-    with book.open("xl/_rels/workbook.xml.rels") as xml:
-        for _event, element in iterparse(xml):
-            if element.get("Id") == rel_id:
-                target = element.get("Target", "")
-                if target.startswith("/"):
-                    return target.lstrip("/")
-                return str(PurePosixPath("xl") / target)
-    return None
+    return "date" if re.search(r"[dmyhs]", plain, re.IGNORECASE) else None
 
 
-def _column_index(letters: str) -> int:
+def column_index(letters: str) -> int:
     n = 0
     for ch in letters:
         n = n * 26 + ord(ch) - 64
