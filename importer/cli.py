@@ -123,12 +123,18 @@ def _size(text: str) -> int:
 
 _table_options = _options(
     # A path, `-` for stdin, or a database URL (`sqlite:///legacy.db`, `postgresql://…`; `db`:
-    # the URL in $KELVIQ_IMPORT_DB_URL) with --table or --query.
+    # the URL from --db-url-file, the mapping's [input] or $KELVIQ_IMPORT_DB_URL) with --table
+    # or --query (or the mapping's).
     click.argument("input_path", metavar="INPUT"),
     click.option("--table", help="With a database URL as INPUT: the table to read (schema.name too)."),
     click.option("--query", help="With a database URL as INPUT: the SQL whose result to read."),
     click.option(
         "--query-file", type=click.Path(path_type=Path), help="With a database URL as INPUT: a file of SQL."
+    ),
+    click.option(
+        "--db-url-file",
+        type=click.Path(path_type=Path),
+        help="With `db` as INPUT: a file whose first line is the database URL (a mounted secret).",
     ),
     click.option("--sheet", help="Worksheet to read from an Excel workbook [default: the first]."),
     click.option(
@@ -301,17 +307,23 @@ _api_options = _options(
 )
 
 
-def _source(  # noqa: PLR0917 - INPUT's own options, in the order the command has them
+def _source(
+    *,
     given: str | Path,
     file_format: str | None,
     limit: str,
     table: str | None,
     query: str | None,
     query_file: Path | None,
+    db_url_file: Path | None,
+    mapping: Path | None,
 ) -> tuple[Path | DatabaseSource, str | None]:
-    """INPUT as the library takes it: a database (a URL, or `db` for $KELVIQ_IMPORT_DB_URL,
-    with --table or --query), a spooled stream, or a path."""
+    """INPUT as the library takes it: a database (a URL, or `db`: the URL from --db-url-file,
+    the mapping's [input], or $KELVIQ_IMPORT_DB_URL; with --table or --query, or the
+    mapping's), a spooled stream, or a path. Flags win over the mapping file."""
     from .database import DatabaseSource, is_database_url, read_query_file
+    from .mapping import InputSettings
+    from .mapping_file import load_mapping
 
     text = os.fspath(given)
     if text == "db" or is_database_url(text):
@@ -321,10 +333,32 @@ def _source(  # noqa: PLR0917 - INPUT's own options, in the order the command ha
             query = read_query_file(query_file)
         if file_format is not None:
             raise UsageError("--format names a file's format; a database input has none")
-        return DatabaseSource(url=None if text == "db" else text, table=table, query=query), None
-    if table is not None or query is not None or query_file is not None:
-        raise UsageError("--table, --query and --query-file read a database: INPUT must be its URL")
+        if text != "db" and db_url_file is not None:
+            raise UsageError("INPUT is a database URL and --db-url-file names another; pass one")
+        settings = load_mapping(mapping).input if mapping is not None else InputSettings()
+        if table is None and query is None:
+            table, query = settings.table, settings.query
+        url, url_file = (None, db_url_file) if text == "db" else (text, None)
+        if url is None and url_file is None:
+            url, url_file = settings.url, settings.url_file
+        if url_file is not None:
+            _warn_if_shared(url_file)
+        return DatabaseSource(url=url, table=table, query=query, url_file=url_file), None
+    if table is not None or query is not None or query_file is not None or db_url_file is not None:
+        raise UsageError(
+            "--table, --query, --query-file and --db-url-file read a database: INPUT must be its URL or `db`"
+        )
     return _spool_if_stream(Path(text), file_format, limit)
+
+
+def _warn_if_shared(path: Path) -> None:
+    """A secret in a file others can read is a secret shared: said, not refused."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return  # reading it says why, in its own words
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        click.echo(f"warning: {path} is readable by other users; chmod 600 it", err=True)
 
 
 def _spool_if_stream(
@@ -393,12 +427,10 @@ def _read_key(api_key_file: Path | None) -> str:
     if api_key_file is None:
         return os.environ.get("KELVIQ_API_KEY", "").strip()
     try:
-        mode = api_key_file.stat().st_mode
         key = api_key_file.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise UsageError(f"--api-key-file {api_key_file}: cannot be read ({exc.strerror})") from None
-    if mode & (stat.S_IRGRP | stat.S_IROTH):
-        click.echo(f"warning: {api_key_file} is readable by other users; chmod 600 it", err=True)
+    _warn_if_shared(api_key_file)
     if not key:
         raise UsageError(f"--api-key-file {api_key_file}: the file is empty")
     return key
@@ -410,6 +442,7 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
     table: str | None = None,
     query: str | None = None,
     query_file: Path | None = None,
+    db_url_file: Path | None = None,
     file_format: str | None,
     sheet: str | None,
     encoding: str | None,
@@ -471,7 +504,16 @@ def _config(  # noqa: PLR0913 - every option a command has, by name
             "no API key: set KELVIQ_API_KEY or pass --api-key-file PATH "
             "(or use --dry-run to validate without sending)"
         )
-    source, file_format = _source(input_path, file_format, max_stdin_size, table, query, query_file)
+    source, file_format = _source(
+        given=input_path,
+        file_format=file_format,
+        limit=max_stdin_size,
+        table=table,
+        query=query,
+        query_file=query_file,
+        db_url_file=db_url_file,
+        mapping=mapping,
+    )
     return ImportConfig(
         input=source,
         file_format=file_format,
@@ -797,18 +839,21 @@ def init_mapping(input_path: str, delimiter: str | None, **options: Any) -> None
 
     def go() -> None:
         from .config import ImportConfig
+        from .database import DatabaseSource
         from .mapping import InputSettings
         from .mapping_file import draft_mapping, find_header
         from .readers import open_table
         from .sources import materialised
 
         source, file_format = _source(
-            input_path,
-            options.pop("file_format"),
-            options.pop("max_stdin_size"),
-            options.pop("table"),
-            options.pop("query"),
-            options.pop("query_file"),
+            given=input_path,
+            file_format=options.pop("file_format"),
+            limit=options.pop("max_stdin_size"),
+            table=options.pop("table"),
+            query=options.pop("query"),
+            query_file=options.pop("query_file"),
+            db_url_file=options.pop("db_url_file"),
+            mapping=None,
         )
         asked = options.pop("header_row")
         draft = ImportConfig(input=source, file_format=file_format, dry_run=True, allow_empty=True)
@@ -823,11 +868,14 @@ def init_mapping(input_path: str, delimiter: str | None, **options: Any) -> None
                 ),
                 asked,
             )
+        database = source if isinstance(source, DatabaseSource) else None
         settings = InputSettings(
             encoding=table.encoding if table.encoding not in (None, "utf-8", "utf-8-sig") else None,
             delimiter=table.delimiter if table.delimiter not in (None, ",") else None,
             header_row=table.header_line if table.header_line > 1 else None,
             sheet=table.sheet,
+            table=database.table if database else None,
+            query=database.query if database else None,
         )
         name = ready.display if ready.input_name else Path(input_path).name
         click.echo(draft_mapping(table.columns, name, settings), nl=False)

@@ -21,7 +21,15 @@ from typing import IO, Any
 
 from .errors import InputError, RunAborted, UsageError
 
-__all__ = ["DB_URL_ENV", "DatabaseSource", "is_database_url", "read_query_file", "spool_database"]
+__all__ = [
+    "DB_URL_ENV",
+    "DatabaseSource",
+    "has_password",
+    "is_database_url",
+    "read_query_file",
+    "read_url_file",
+    "spool_database",
+]
 
 DB_URL_ENV = "KELVIQ_IMPORT_DB_URL"
 BATCH = 1000  # rows fetched a round trip (yield_per)
@@ -43,23 +51,64 @@ def is_database_url(text: str) -> bool:
 @dataclass(frozen=True)
 class DatabaseSource:
     """``url`` (a URL string, or an SQLAlchemy Engine or Connection) and either a ``table`` or a
-    ``query`` (SQL text). ``url`` may be None: the URL is then read from KELVIQ_IMPORT_DB_URL."""
+    ``query`` (SQL text). Without ``url``, the URL is the first line of ``url_file`` (a secret
+    mounted as a file), else KELVIQ_IMPORT_DB_URL; it is read when the database is."""
 
     url: Any = field(default=None, repr=False)  # it may hold a password: never in a repr
     table: str | None = None
     query: str | None = None
+    url_file: Path | None = None
 
     def __post_init__(self) -> None:
         if (self.table is None) == (self.query is None):
             raise UsageError("a database input takes --table NAME or --query SQL (one of them)")
-        if self.url is None and not os.environ.get(DB_URL_ENV):
-            raise UsageError(f"no database URL: pass one as INPUT or set {DB_URL_ENV}")
+        if self.url is None and self.url_file is None and not os.environ.get(DB_URL_ENV):
+            raise UsageError(
+                f"no database URL: pass one as INPUT, name a file with --db-url-file (or [input] "
+                f"url_file in the mapping), or set {DB_URL_ENV}"
+            )
 
     @property
     def display(self) -> str:
         """How messages and reports name it: the masked URL and what is read from it."""
         what = f"table {self.table}" if self.table is not None else "query"
-        return f"{_masked(self.url)} ({what})"
+        return f"{_masked(self._url_or_none())} ({what})"
+
+    def resolved_url(self) -> Any:
+        """The URL (or Engine/Connection) to read: given, from url_file, or from the env."""
+        if self.url is not None:
+            return self.url
+        if self.url_file is not None:
+            return read_url_file(self.url_file)
+        return os.environ[DB_URL_ENV]
+
+    def _url_or_none(self) -> Any:
+        try:
+            return self.resolved_url()
+        except (UsageError, KeyError):
+            return None
+
+
+def read_url_file(path: Path) -> str:
+    """The first line of a file holding a database URL, as Docker and Kubernetes mount secrets."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"database URL file {path}: cannot be read ({type(exc).__name__})") from None
+    url = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if not url:
+        raise UsageError(f"database URL file {path}: the file is empty")
+    return url
+
+
+def has_password(url: str) -> bool:
+    """Whether a URL string carries a password (``postgresql://user:secret@host/db``)."""
+    try:
+        import sqlalchemy as sa
+
+        return sa.engine.make_url(url).password is not None
+    except Exception:
+        return ":" in url.partition("://")[2].partition("@")[0] and "@" in url
 
 
 def spool_database(source: DatabaseSource, out: IO[str], write_row: Any) -> int:
@@ -104,7 +153,7 @@ def spool_database(source: DatabaseSource, out: IO[str], write_row: Any) -> int:
 
 def _engine(source: DatabaseSource, sa: Any, sa_exc: Any) -> tuple[Any, bool]:
     """The engine (or connection) to read with, and whether it is ours to dispose of."""
-    url = source.url if source.url is not None else os.environ[DB_URL_ENV]
+    url = source.resolved_url()
     if not isinstance(url, str | sa.engine.URL):
         return url, False  # an Engine or a Connection the caller made
     try:
@@ -149,8 +198,12 @@ def _first_line(exc: BaseException) -> str:
     return " ".join(text.split("\n", maxsplit=1)[0].split())[:300]
 
 
-def read_query_file(path: Path) -> str:
+def read_query_file(path: Path, what: str | None = None) -> str:
+    """The SQL in a file; ``what`` names where it was given (the flag, or the mapping's key)."""
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"--query-file {path}: cannot be read ({exc})") from None
+        raise UsageError(f"{what or '--query-file'} {path}: cannot be read ({exc})") from None
+    if not text.strip():
+        raise UsageError(f"{what or '--query-file'} {path}: the file holds no SQL")
+    return text

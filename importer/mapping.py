@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal, cast
 
 from .config import Empty
@@ -151,6 +152,12 @@ class InputSettings:
     delimiter: str | None = None
     header_row: int | None = None
     sheet: str | None = None
+    # A database input (INPUT `db`): where its URL is (never the password itself in this file)
+    # and what to read from it; a query_file is read when the mapping is.
+    url: str | None = None
+    url_file: Path | None = None
+    table: str | None = None
+    query: str | None = None
 
 
 @dataclass(frozen=True)

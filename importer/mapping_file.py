@@ -15,6 +15,7 @@ from typing import Any, cast
 
 from .config import EMPTY_CHOICES, Empty
 from .contract import ADDRESS_FIELDS, TOP_FIELDS
+from .database import DB_URL_ENV, has_password, read_query_file
 from .errors import InputError
 from .mapping import (
     TRANSFORMS,
@@ -78,8 +79,12 @@ def draft_mapping(columns: tuple[str, ...], source: str, settings: InputSettings
         "",
     ]
     if settings is not None:
-        out.append("[input]   # how the file is read; command-line flags win")
-        for key in ("encoding", "delimiter", "header_row", "sheet"):
+        out.append("[input]   # how the input is read; command-line flags win")
+        if settings.table is not None or settings.query is not None:
+            out.append(
+                f'# url_file = "/run/secrets/legacy-db-url"   # or set {DB_URL_ENV}; never the password here'
+            )
+        for key in ("encoding", "delimiter", "header_row", "sheet", "table", "query"):
             value = getattr(settings, key)
             if value is not None:
                 out.append(
@@ -206,14 +211,24 @@ def load_mapping(path: Path | str) -> Mapping:
     )
 
 
+_INPUT_KEYS = (
+    "encoding",
+    "delimiter",
+    "header_row",
+    "sheet",
+    "url",
+    "url_file",
+    "table",
+    "query",
+    "query_file",
+)
+
+
 def _input_settings(table: dict[str, Any], path: Path) -> InputSettings:
-    unknown = set(table) - {"encoding", "delimiter", "header_row", "sheet"}
+    unknown = set(table) - set(_INPUT_KEYS)
     if unknown:
-        raise InputError(
-            f"{path}: [input] knows encoding, delimiter, header_row and sheet, "
-            f"not {', '.join(sorted(unknown))}"
-        )
-    for key in ("encoding", "delimiter", "sheet"):
+        raise InputError(f"{path}: [input] knows {', '.join(_INPUT_KEYS)}, not {', '.join(sorted(unknown))}")
+    for key in ("encoding", "delimiter", "sheet", "url", "url_file", "table", "query", "query_file"):
         if key in table and (not isinstance(table[key], str) or not table[key]):
             raise InputError(f"{path}: [input] {key} must be a non-empty string")
     delimiter = table.get("delimiter")
@@ -226,8 +241,30 @@ def _input_settings(table: dict[str, Any], path: Path) -> InputSettings:
         isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1
     ):
         raise InputError(f"{path}: [input] header_row counts from 1")
+    url, url_file, query = table.get("url"), table.get("url_file"), table.get("query")
+    if url is not None and url_file is not None:
+        raise InputError(f"{path}: [input] url and url_file contradict each other; keep one")
+    if url is not None and has_password(url):
+        # A mapping file is shared and committed; a password in it is a leak waiting.
+        raise InputError(
+            f"{path}: [input] url holds a password; put the URL in a file named by url_file "
+            f"(chmod 600) or in ${DB_URL_ENV}"
+        )
+    if "query_file" in table:
+        if query is not None:
+            raise InputError(f"{path}: [input] query and query_file contradict each other; keep one")
+        query = read_query_file(path.parent / table["query_file"], f"{path}: [input] query_file")
+    if table.get("table") is not None and query is not None:
+        raise InputError(f"{path}: [input] table and query contradict each other; keep one")
     return InputSettings(
-        encoding=table.get("encoding"), delimiter=delimiter, header_row=header_row, sheet=table.get("sheet")
+        encoding=table.get("encoding"),
+        delimiter=delimiter,
+        header_row=header_row,
+        sheet=table.get("sheet"),
+        url=url,
+        url_file=path.parent / url_file if url_file is not None else None,
+        table=table.get("table"),
+        query=query,
     )
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
 import subprocess
 import sys
@@ -120,6 +121,68 @@ def test_a_password_in_the_url_is_never_shown(tmp_path: Path) -> None:
     assert done.returncode in (2, 3) and "s3cr3t-pw" not in done.stderr + done.stdout, done.stderr
     assert "importer:***@127.0.0.1:1/crm" in done.stderr
     assert "s3cr3t-pw" not in repr(DatabaseSource(url, table="t"))
+
+
+def test_the_mapping_file_names_the_database_so_the_cron_line_is_short(tmp_path: Path) -> None:
+    """`validate db --mapping M`: the URL from the file [input] url_file names, the query from
+    query_file, both relative to the mapping; a flag still wins over the mapping."""
+    (tmp_path / "db-url").write_text(f"sqlite:///{legacy(tmp_path)}\n", encoding="utf-8")
+    (tmp_path / "db-url").chmod(0o600)
+    (tmp_path / "customers.sql").write_text("SELECT * FROM customers WHERE kundennr < 3", encoding="utf-8")
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(
+        '[input]\nurl_file = "db-url"\nquery_file = "customers.sql"\n\n'
+        '[fields]\ncustomerId = "kundennr"\nemail = "email"\nname = "firma"\n',
+        encoding="utf-8",
+    )
+
+    def validate_db(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "importer", "validate", "db", "--mapping", str(mapping), *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd="/",  # the mapping's own directory, not the working one, anchors its paths
+            env={k: v for k, v in os.environ.items() if k != "KELVIQ_IMPORT_DB_URL"},
+        )
+
+    done = validate_db("--report-dir", str(tmp_path / "r1"))
+    assert done.returncode == 0 and "3 valid" in done.stdout, done.stdout + done.stderr
+    done = validate_db("--table", "customers", "--report-dir", str(tmp_path / "r2"))
+    assert done.returncode == 1 and "5 valid, 1 invalid" in done.stdout, done.stdout + done.stderr
+
+
+def test_a_database_url_file_keeps_the_password_out_of_every_output(tmp_path: Path) -> None:
+    """Relies on no server: port 1 is closed, so the run stops at the connection (exit 3)."""
+    secret = tmp_path / "db-url"
+    secret.write_text("postgresql://importer:s3cr3t-pw@127.0.0.1:1/crm\n", encoding="utf-8")
+    secret.chmod(0o644)
+    done = subprocess.run(
+        [sys.executable, "-m", "importer", "validate", "db", "--db-url-file", str(secret), "--table", "t"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert done.returncode in (2, 3) and "s3cr3t-pw" not in done.stdout + done.stderr, done.stderr
+    assert "importer:***@127.0.0.1:1/crm" in done.stderr
+    assert f"warning: {secret} is readable by other users; chmod 600 it" in done.stderr
+
+
+def test_a_password_written_into_the_mapping_file_is_refused(tmp_path: Path) -> None:
+    mapping = tmp_path / "mapping.toml"
+    mapping.write_text(
+        '[input]\nurl = "postgresql://importer:s3cr3t-pw@db.internal/crm"\ntable = "customers"\n',
+        encoding="utf-8",
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "importer", "validate", "db", "--mapping", str(mapping)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "s3cr3t-pw" not in done.stdout + done.stderr
+    assert "[input] url holds a password; put the URL in a file named by url_file" in done.stderr
 
 
 def test_an_unreachable_database_is_exit_3(tmp_path: Path) -> None:

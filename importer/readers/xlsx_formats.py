@@ -1,10 +1,10 @@
-"""Numbers as an .xlsx sheet shows them, where its number format pads or fixes digits.
+"""What an .xlsx cell style's number format means for the number in the cell.
 
-calamine, which reads the cells, gives values, not formats: a postal code typed as 124 in a
-cell formatted ``00000`` shows as ``00124`` in Excel but arrives as 124.0. This module reads
-the workbook's styles once; only where some cell format pads with zeros or fixes decimals does
-it scan the sheet's XML for the cells that use one (a streaming parse of attributes, nothing
-else), so the usual workbook pays for reading styles.xml and nothing more.
+A sheet stores numbers, not what Excel shows: a postal code typed as 124 in a cell formatted
+``00000`` shows as ``00124`` but is stored as 124, and a date is a day count formatted
+``yyyy-mm-dd``. This module reads the workbook's styles (styles.xml) once into NumberStyle
+values: which formats pad or fix digits (render_number shows the number as Excel does), and
+which make the number a date or a duration (read as calamine reads them).
 """
 
 from __future__ import annotations

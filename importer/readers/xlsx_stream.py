@@ -44,6 +44,8 @@ _PLAIN_CELL = re.compile(
     r"(?:/>|>(?:<f>[^<]*</f>|<f [^>]*/>|<f [^>]*>[^<]*</f>)?"
     r'(?:<v>([^<]*)</v>|<v/>|<is><t(?: xml:space="preserve")?>([^<]*)</t></is>)?</c>)'
 )
+_PLAIN_SI = re.compile(r'<si><t(?: xml:space="preserve")?>([^<]*)</t></si>|<si><t/></si>')
+_SST_ROOT = re.compile(r"<(\w+:)?sst\b[^>]*>")
 _DIMENSION = re.compile(r'<dimension ref="([^"]+)"')
 _MERGE = re.compile(r'<(?:\w+:)?mergeCell\b[^>]*?\bref="([^"]+)"')
 _ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
@@ -117,22 +119,22 @@ def _parse_part(book: zipfile.ZipFile, part: str, start: Callable[[str, dict[str
 class _SharedStrings:
     """The shared-strings table, parsed as far as a lookup needs and spooled to a temporary
     file in blocks of 64 strings, raw (``_x000D_`` undone on the way out): XML text can hold
-    no NUL, which therefore separates them."""
+    no NUL, which therefore separates them. Stretches of plain ``<si><t>..</t></si>`` are read
+    with one regular expression; any other stretch (rich text, phonetic guides, a namespace
+    prefix) goes through expat."""
 
     def __init__(self, book: zipfile.ZipFile, part: str | None) -> None:
         # Closed by close(), when the pass that owns it ends.
         self._spool: IO[bytes] = tempfile.TemporaryFile(prefix="kelviq-import-strings-")  # noqa: SIM115
         self._blocks = array("q")  # spool offset of each block, and one past the last
         self._blocks.append(0)
-        self._pending: list[str] = []  # the block being filled
+        self._pending: list[str] = []  # strings not yet in a full block
         self._count = 0
         self._stream = book.open(part) if part else None
-        self._parser = expat.ParserCreate()
-        self._parser.buffer_text = True
-        self._parser.StartElementHandler = self._start
-        self._parser.EndElementHandler = self._end
-        self._parser.CharacterDataHandler = self._text
-        self._depth_phonetic = 0
+        self._decoder = codecs.getincrementaldecoder("utf-8")()
+        self._text = ""
+        self._close: str | None = None  # the closing tag of one string, </si> or </x:si>
+        self._phonetic = False
         self._in_text = False
         self._parts: list[str] = []
         self.block = functools.lru_cache(maxsize=1024)(self._read_block)
@@ -148,17 +150,63 @@ class _SharedStrings:
         if not 0 <= index < self._count:
             raise IndexError(index)
         k, j = divmod(index, _BLOCK)
-        if k == len(self._blocks) - 1:
-            return _unescape(self._pending[j])
-        return _unescape(self.block(k)[j])
+        text = self._pending[j] if k == len(self._blocks) - 1 else self.block(k)[j]
+        return _unescape(text) if "_x" in text else text
 
     def _feed(self) -> None:
         assert self._stream is not None
         data = self._stream.read(_CHUNK)
-        self._parser.Parse(data, not data)
+        self._text += self._decoder.decode(data, final=not data)
+        if self._close is None:
+            root = _SST_ROOT.search(self._text)
+            if root is None:
+                if not data:
+                    self._end_of_table()
+                return
+            self._close = f"</{root.group(1) or ''}si>"
+            self._text = self._text[root.end() :]
+        cut = self._text.rfind(self._close)
+        if cut >= 0:
+            cut += len(self._close)
+            self._stretch(self._text[:cut])
+            self._text = self._text[cut:]
         if not data:
-            self._stream.close()
-            self._stream = None
+            if "<" + self._close[2:-1] in self._text:
+                self._stretch(self._text)  # a string never closed: let expat say where
+            self._end_of_table()
+
+    def _end_of_table(self) -> None:
+        assert self._stream is not None
+        self._stream.close()
+        self._stream = None
+        self._flush()
+
+    def _stretch(self, text: str) -> None:
+        if self._close == "</si>":
+            found = _PLAIN_SI.findall(text)
+            if not _PLAIN_SI.sub("", text).strip():
+                self._pending.extend(_entities(t) if "&" in t else t for t in found)
+                self._count += len(found)
+                self._flush()
+                return
+        parser = expat.ParserCreate()
+        parser.buffer_text = True
+        parser.StartElementHandler = self._start
+        parser.EndElementHandler = self._end
+        parser.CharacterDataHandler = self._chars
+        parser.Parse(f"<sst>{text}</sst>", True)
+        self._flush()
+
+    def _flush(self) -> None:
+        while len(self._pending) >= _BLOCK:
+            self._write(self._pending[:_BLOCK])
+            del self._pending[:_BLOCK]
+
+    def _write(self, block: list[str]) -> None:
+        self._spool.seek(0, os.SEEK_END)
+        self._spool.write("\0".join(block).encode("utf-8"))
+        self._spool.flush()
+        self._blocks.append(self._spool.tell())
 
     def _read_block(self, k: int) -> list[str]:
         start, end = self._blocks[k], self._blocks[k + 1]
@@ -168,33 +216,24 @@ class _SharedStrings:
         tag = _local(name)
         if tag == "si":
             self._parts = []
-        elif tag == "t" and not self._depth_phonetic:
+        elif tag == "t" and not self._phonetic:
             self._in_text = True
         elif tag == "rPh":  # phonetic guide text: not part of what the cell shows
-            self._depth_phonetic += 1
+            self._phonetic = True
 
     def _end(self, name: str) -> None:
         tag = _local(name)
         if tag == "t":
             self._in_text = False
         elif tag == "rPh":
-            self._depth_phonetic -= 1
+            self._phonetic = False
         elif tag == "si":
-            self._add("".join(self._parts))
+            self._pending.append("".join(self._parts))
+            self._count += 1
 
-    def _text(self, data: str) -> None:
+    def _chars(self, data: str) -> None:
         if self._in_text:
             self._parts.append(data)
-
-    def _add(self, text: str) -> None:
-        self._pending.append(text)
-        self._count += 1
-        if len(self._pending) == _BLOCK:
-            self._spool.seek(0, os.SEEK_END)
-            self._spool.write("\0".join(self._pending).encode("utf-8"))
-            self._spool.flush()
-            self._blocks.append(self._spool.tell())
-            self._pending = []
 
 
 class SheetStream:
