@@ -775,6 +775,67 @@ def bench_records(tmp: Path, small: int, large: int) -> None:
         )
 
 
+def bench_postgres(tmp: Path, small: int, large: int) -> None:
+    """`validate` on a PostgreSQL query result (streamed with a server-side cursor, spooled
+    once): memory flat from small to large, time against the same rows as a CSV file."""
+    sys.path.insert(0, str(ROOT / "tests"))
+    from pg_server import Unavailable, throwaway_postgres
+
+    try:
+        with throwaway_postgres(port=54339) as url:
+            import sqlalchemy as sa
+
+            engine = sa.create_engine(url)
+            with engine.begin() as conn:
+                conn.execute(
+                    sa.text(
+                        "CREATE TABLE customers AS SELECT 'C' || lpad(g::text, 8, '0') AS customer_id, "
+                        "'c' || g || '@example.com' AS email, 'Ada' AS first_name, "
+                        "'Lovelace ' || g AS last_name, "
+                        "'London' AS city, 'EC1A 1BB' AS postal_code, 'GB' AS country "
+                        f"FROM generate_series(0, {large - 1}) g"
+                    )
+                )
+            engine.dispose()
+            peaks, times = {}, {}
+            for n in (small, large):
+                query = f"SELECT * FROM customers ORDER BY customer_id LIMIT {n}"
+                script = PG_SCRIPT.replace("QUERY", repr(query))
+                t, done = timed([PY, "-c", script, url, str(tmp / f"pg-{n}"), str(n)])
+                peaks[n], times[n] = int(done.stdout.strip()) / 1024, t
+    except Unavailable as why:
+        print(f"    skipped: {why}")
+        return
+    source = make_csv(tmp / "pg-same.csv", large)
+    t_csv, done = timed([PY, "-c", RECORDS_SCRIPT, str(source), str(tmp / "pg-csv"), str(large)])
+    ratio = peaks[large] / peaks[small]
+    record(
+        f"PostgreSQL: {large:,} rows through a query, validated",
+        f"peak RSS {peaks[large]:.0f} MB = {ratio:.2f}× the {small:,}-row run ({peaks[small]:.0f} MB)",
+        "≤ 1.1×",
+        ratio <= 1.1,
+    )
+    record(
+        f"PostgreSQL: {large:,} rows, time against the same rows as CSV",
+        f"{times[large]:.1f} s against {t_csv:.1f} s = {times[large] / t_csv:.2f}×",
+        "≤ 1.5×",
+        times[large] / t_csv <= 1.5,
+    )
+
+
+PG_SCRIPT = """
+import sys
+from pathlib import Path
+from importer import ImportConfig, validate
+from importer.database import DatabaseSource
+
+source = DatabaseSource(sys.argv[1], query=QUERY)
+result = validate(ImportConfig(input=source, dry_run=True, report_dir=Path(sys.argv[2])))
+assert result.summary.counts == {"valid": int(sys.argv[3])}, result.summary.counts
+print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")))
+"""
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -819,6 +880,7 @@ def main() -> None:
                 None if q else CALAMINE_100K,
             ),
         ),
+        ("postgres", lambda t: bench_postgres(t, 10_000 if q else 100_000, 100_000 if q else 1_000_000)),
         ("records", lambda t: bench_records(t, 10_000 if q else 100_000, 100_000 if q else 1_000_000)),
         ("stateless", lambda t: bench_stateless(t, 2_000 if q else 20_000, 20 if q else 200)),
         (

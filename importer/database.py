@@ -3,9 +3,10 @@
 The legacy customer list often lives in the old system's database (PostgreSQL, MySQL, SQL
 Server, a SQLite file), and exporting it to CSV first is where encoding and quoting troubles
 begin. The result is streamed with a server-side cursor (``stream_results`` and ``yield_per``:
-psycopg's named cursor on PostgreSQL) and spooled once to a private JSON Lines file, so that the
-duplicate scan and the import read one consistent snapshot; values are written as a person reads
-them (records.value_text: dates ISO 8601, decimals exact, integers without ``.0``, NULL empty).
+psycopg's named cursor on PostgreSQL) and spooled once to a private file (readers/spool.py), so
+that the duplicate scan and the import read one consistent snapshot; values are written as a
+person reads them (records.value_text: dates ISO 8601, decimals exact, integers without ``.0``,
+NULL empty).
 A row's number is its position in the result; failed.csv holds the result's columns.
 
 The URL's password is never shown: every message names the URL as
@@ -17,9 +18,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import InputError, RunAborted, UsageError
+
+if TYPE_CHECKING:
+    from .readers.spool import SpoolWriter
 
 __all__ = [
     "DB_URL_ENV",
@@ -111,10 +115,10 @@ def has_password(url: str) -> bool:
         return ":" in url.partition("://")[2].partition("@")[0] and "@" in url
 
 
-def spool_database(source: DatabaseSource, out: IO[str], write_row: Any) -> int:
-    """Stream the table or query result into ``out`` (one JSON object a line, through
-    ``write_row(cells, out)``); returns the rows written. InputError for what the user can fix
-    (a bad query, an unknown table, a missing driver), RunAborted for a database out of reach."""
+def spool_database(source: DatabaseSource, out: SpoolWriter) -> int:
+    """Stream the table or query result into the spool ``out``; returns the rows written.
+    InputError for what the user can fix (a bad query, an unknown table, a missing driver),
+    RunAborted for a database out of reach."""
     try:
         import sqlalchemy as sa
         from sqlalchemy import exc as sa_exc
@@ -130,10 +134,9 @@ def spool_database(source: DatabaseSource, out: IO[str], write_row: Any) -> int:
         try:
             statement = _statement(source, conn, sa)
             result = conn.execution_options(stream_results=True, yield_per=BATCH).execute(statement)
-            keys = list(result.keys())
-            count = 0
-            for count, row in enumerate(result, 1):  # noqa: B007 - the count is the result
-                write_row(dict(zip(keys, row, strict=True)), out)
+            out.columns(list(result.keys()))
+            for row in result:
+                out.row(row)
         except sa_exc.NoSuchTableError:
             raise InputError(f"{shown}: no such table {source.table!r}") from None
         except sa_exc.DBAPIError as exc:
@@ -148,7 +151,7 @@ def spool_database(source: DatabaseSource, out: IO[str], write_row: Any) -> int:
     finally:
         if own:
             engine.dispose()
-    return count
+    return out.count
 
 
 def _engine(source: DatabaseSource, sa: Any, sa_exc: Any) -> tuple[Any, bool]:

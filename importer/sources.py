@@ -24,6 +24,7 @@ from .config import DataFrameLike, ImportConfig, Source
 from .database import DatabaseSource, spool_database
 from .errors import InputError, UsageError
 from .readers.records import flatten
+from .readers.spool import SPOOL_FORMAT, SpoolWriter
 
 __all__ = ["DataFrameLike", "Source", "materialised"]
 
@@ -38,15 +39,15 @@ def materialised(config: ImportConfig) -> Iterator[ImportConfig]:
         return
     if isinstance(source, DatabaseSource):
         with tempfile.TemporaryDirectory(prefix="kelviq-import-source-") as tmp:
-            spool = Path(tmp) / "query.jsonl"
+            spool = Path(tmp) / "query.rows"
             with spool.open("w", encoding="utf-8", newline="\n") as out:
-                count = spool_database(source, out, _write_record)
+                count = spool_database(source, SpoolWriter(out))
             if count == 0 and not config.allow_empty:
                 raise InputError(f"{source.display}: no rows to import")
             yield replace(
                 config,
                 input=spool,
-                file_format="jsonl",
+                file_format=SPOOL_FORMAT,
                 input_name=config.input_name or source.display,
                 input_kind="database",
             )

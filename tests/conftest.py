@@ -82,58 +82,16 @@ def no_sleep() -> RecordingSleep:
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[str]:
-    """A throwaway PostgreSQL server for the session: initdb and pg_ctl on a Unix socket in a
-    temporary directory (no TCP port at all), stopped and removed after. Its SQLAlchemy URL.
+    """A throwaway PostgreSQL server for the session (tests/pg_server.py): its SQLAlchemy URL.
     Skipped, saying why, where PostgreSQL or psycopg is not installed (`make test` installs
     Debian's postgresql when it can)."""
-    import os
-    import shutil
-    import subprocess
-    import tempfile
-    from pathlib import Path
+    from contextlib import ExitStack
 
-    pytest.importorskip("psycopg", reason="psycopg is the [postgres] extra")
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb")) or [Path(shutil.which("initdb") or "")]
-    initdb = found[-1]
-    if not initdb.name:
-        pytest.skip("PostgreSQL is not installed (make test installs Debian's postgresql when root)")
-    pg_ctl = initdb.parent / "pg_ctl"
-    # initdb refuses to run as root: as root, the server runs as the postgres user, in a
-    # directory that user owns (pytest's own temporary directories are root's alone).
-    run_as: list[str] = []
-    root = Path(tempfile.mkdtemp(prefix="kelviq-pg-"))
-    if os.geteuid() == 0:
-        import pwd
+    from tests.pg_server import Unavailable, throwaway_postgres
 
+    with ExitStack() as stack:
         try:
-            user = pwd.getpwnam("postgres")
-        except KeyError:
-            pytest.skip("running as root and there is no postgres user to run the server as")
-        root.chmod(0o755)
-        os.chown(root, user.pw_uid, user.pw_gid)
-        run_as = ["runuser", "-u", "postgres", "--"]
-    data, port = root / "data", "54329"
-    options = f"-k {root} -p {port} -c listen_addresses='' -c fsync=off"
-    try:
-        subprocess.run(
-            [*run_as, str(initdb), "-D", str(data), "-A", "trust", "-U", "postgres", "--no-sync"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        subprocess.run(
-            [*run_as, str(pg_ctl), "-D", str(data), "-w", "-l", str(root / "log"), "-o", options, "start"],
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-    except subprocess.CalledProcessError as exc:
-        shutil.rmtree(root, ignore_errors=True)
-        pytest.skip(f"PostgreSQL did not start: {exc.stderr.decode(errors='replace')[-300:]}")
-    try:
-        yield f"postgresql+psycopg://postgres@/postgres?host={root}&port={port}"
-    finally:
-        subprocess.run(
-            [*run_as, str(pg_ctl), "-D", str(data), "-m", "fast", "stop"], capture_output=True, timeout=120
-        )
-        shutil.rmtree(root, ignore_errors=True)
+            url = stack.enter_context(throwaway_postgres())
+        except Unavailable as why:
+            pytest.skip(str(why))
+        yield url

@@ -14,7 +14,7 @@ import errno
 from pathlib import Path
 
 from ..errors import InputError
-from . import delimited, excel, records  # noqa: F401 - each registers its reader
+from . import delimited, excel, records, spool  # noqa: F401 - each registers its reader
 from .base import (
     ERROR_COLUMN,
     REPORT_COLUMNS,
@@ -25,6 +25,7 @@ from .base import (
     Table,
     TableOptions,
     readers,
+    spool_readers,
 )
 
 __all__ = [
@@ -54,7 +55,8 @@ def formats_text() -> str:
 def reader_for(path: Path, file_format: str | None = None) -> tuple[Reader, str] | None:
     """The reader for a file by its name, or by ``--format``, and the suffix it answered to."""
     if file_format:
-        return next(((r, f".{file_format}") for r in readers() if file_format in r.formats), None)
+        every = (*readers(), *spool_readers())
+        return next(((r, f".{file_format}") for r in every if file_format in r.formats), None)
     name = path.name.lower()
     found = [(r, s) for r in readers() for s in r.suffixes if name.endswith(s)]
     return max(found, key=lambda pair: len(pair[1])) if found else None  # .csv.gz over .gz

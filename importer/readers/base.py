@@ -31,6 +31,8 @@ __all__ = [
     "header_columns",
     "readers",
     "register",
+    "register_spool",
+    "spool_readers",
 ]
 
 # The two columns failed.csv adds to the input's own: the row's line in the original file, and
@@ -43,7 +45,7 @@ SNIFF_BYTES = 64 * 1024
 # quote swallowing the file, or not a customer's data; 1 MB cells still read.
 FIELD_LIMIT = 16 * 1024 * 1024
 
-Kind = Literal["csv", "excel", "jsonl", "json", "parquet"]
+Kind = Literal["csv", "excel", "jsonl", "json", "parquet", "rows"]
 Option = Literal["sheet", "encoding", "delimiter", "header_row"]
 
 
@@ -111,8 +113,22 @@ def readers() -> tuple[Reader, ...]:
     return tuple(_READERS)
 
 
+_SPOOLS: list[Reader] = []
+
+
+def register_spool(reader: Reader) -> Reader:
+    """A reader of the importer's own files (a spooled database result), never offered to a
+    user: in no list of formats, chosen only by the format name the spooling code gives."""
+    _SPOOLS.append(reader)
+    return reader
+
+
+def spool_readers() -> tuple[Reader, ...]:
+    return tuple(_SPOOLS)
+
+
 def _reader_of(kind: Kind) -> Reader:
-    return next(r for r in _READERS if kind in r.kinds)
+    return next(r for r in (*_READERS, *_SPOOLS) if kind in r.kinds)
 
 
 @dataclass(frozen=True)
@@ -159,6 +175,7 @@ KIND_NAMES: dict[Kind, str] = {
     "jsonl": "JSON Lines",
     "json": "JSON array",
     "parquet": "Parquet",
+    "rows": "spooled rows",
 }
 
 

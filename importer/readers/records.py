@@ -18,7 +18,7 @@ import json
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from decimal import Decimal
 from pathlib import Path
 from typing import IO, Any
@@ -144,6 +144,8 @@ def flatten(record: Mapping[Any, Any]) -> tuple[dict[str, str], Problem | None]:
     Two keys that land on one column with different values (``"address.city"`` and a nested
     ``address.city``) are a problem of the row, not a silent choice.
     """
+    if _plain_record(record):
+        return dict(record), None
     cells: dict[str, str] = {}
     problem: Problem | None = None
 
@@ -178,6 +180,25 @@ def flatten(record: Mapping[Any, Any]) -> tuple[dict[str, str], Problem | None]:
 
     walk("", record)
     return cells, problem
+
+
+def _plain_record(record: Mapping[Any, Any]) -> bool:
+    """A flat record of text keys and text values with nothing wrong in it, the usual line of
+    JSON Lines and every line of a spool: its cells are itself. The checks walk() makes for such
+    a record, made on all of its text at once (this was most of a database import's time)."""
+    if getattr(record, "repeated", ()) or {*map(type, record), *map(type, record.values())} != {str}:
+        return False
+    return plain_texts(record.values())
+
+
+def plain_texts(texts: Collection[str]) -> bool:
+    """Whether cells of text hold nothing a row must be refused for (see _value_problem)."""
+    text = "".join(texts)
+    return (
+        "\x00" not in text
+        and (len(text) <= FIELD_LIMIT or max(map(len, texts)) <= FIELD_LIMIT)
+        and not _SURROGATE.search(text)
+    )
 
 
 def _value_problem(name: str, value: Any, text: str) -> Problem | None:
@@ -463,7 +484,7 @@ for _reader in (JsonLinesReader(), JsonArrayReader(), ParquetReader()):
 def _open_records(path: Path, suffix: str, head: bytes, encoding: str | None) -> Table:
     if suffix == ".parquet":
         columns = parquet_columns(path)
-        return Table(path, _record_columns(path, columns), "parquet", None, None, None, 0)
+        return Table(path, record_columns(path, columns), "parquet", None, None, None, 0)
     encoding, notice = encoding_guard(path, head, encoding, gz=False)
     encoding = text_encoding(encoding) if encoding else "utf-8"
     kind: Kind = "jsonl" if suffix in (".jsonl", ".ndjson") else "json"
@@ -487,10 +508,10 @@ def _open_records(path: Path, suffix: str, head: bytes, encoding: str | None) ->
         for name in cells:
             if name not in seen:
                 seen[name] = None
-    return Table(path, _record_columns(path, list(seen)), kind, encoding, None, None, 0, notice)
+    return Table(path, record_columns(path, list(seen)), kind, encoding, None, None, 0, notice)
 
 
-def _record_columns(path: Path, names: list[str]) -> tuple[str, ...]:
+def record_columns(path: Path, names: list[str]) -> tuple[str, ...]:
     """Keys as columns: each must be told apart from the others as a mapping would."""
     seen: dict[str, str] = {}
     for name in names:
