@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from importer.errors import InputError
-from importer.readers import open_table
+from importer.readers import excel, open_table
 from importer.readers.excel import _CalamineSheet, _cell_text, _StreamedSheet
 from tests.helpers import examples
 
@@ -262,3 +262,28 @@ def test_a_truncated_sheet_is_one_line_naming_the_sheet(tmp_path: Path) -> None:
     rewrite(path, cut, lambda xml: xml[: len(xml) // 2])
     with pytest.raises(InputError, match=r"cut\.xlsx: sheet 'Sheet1' cannot be read \(ExpatError"):
         list(open_table(cut).rows())
+
+
+def test_the_second_pass_replays_the_first_and_never_a_stale_or_partial_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import reads its input twice; the second read of a workbook replays the first. A pass
+    stopped early (--limit) leaves nothing to replay, and a changed file is read afresh."""
+    path = a_workbook(tmp_path, rows=500)
+    table = open_table(path)
+    first = table.rows()
+    assert [next(first).row for _ in range(3)] == [2, 3, 4]
+    first.close()  # stopped early: the next pass must read the whole sheet again
+    whole = list(table.rows())
+    assert len(whole) == 500 and whole[-1].cells == ("500", "c500@example.com & co", "00500")
+    with monkeypatch.context() as patched:
+        patched.setattr(excel, "_sheet", lambda *_: pytest.fail("the sheet was parsed again"))
+        assert list(table.rows()) == whole  # replayed, the same rows
+    rewrite(
+        path,
+        tmp_path / "edited.xlsx",
+        lambda xml: xml.replace('<c r="A501"><v>500</v>', '<c r="A501"><v>501</v>'),
+    )
+    (tmp_path / "edited.xlsx").replace(path)
+    again = list(open_table(path).rows())
+    assert again[-1].cells[0] == "501"

@@ -14,6 +14,7 @@ from xml.parsers import expat
 from ..errors import InputError
 from ..problems import Problem
 from .base import Kind, Option, SourceRow, Table, TableOptions, header_columns, register
+from .replay import replayed
 from .xlsx_formats import column_index, column_letters
 from .xlsx_stream import CellError, SheetStream, Workbook, open_workbook
 
@@ -37,7 +38,7 @@ class WorkbookReader:
         return _open_excel(path, options.sheet, options.header_row)
 
     def rows(self, table: Table) -> Iterator[SourceRow]:
-        return _excel_rows(table)
+        return replayed(table, _excel_rows)
 
 
 register(WorkbookReader())
