@@ -74,7 +74,8 @@ async def _drive(path: str, concurrency: int, post: Callable[[dict[str, object]]
     async def worker() -> None:
         nonlocal ok
         while (payload := await queue.get()) is not None:
-            ok += await post(payload)
+            created = await post(payload)  # awaited first: `ok += await …` reads ok before the wait
+            ok += created
 
     t0 = time.perf_counter()
     workers = [asyncio.create_task(worker()) for _ in range(concurrency)]

@@ -42,6 +42,7 @@ from .contract import (
     record_time,
 )
 from .errors import AuthenticationError, NotSent, RunAborted, TransientError, Unreachable
+from .neighbours import neighbours_for
 from .ratelimit import AUTO_CEILING, AUTO_START, Pacer
 from .serverclock import ServerClock
 
@@ -175,6 +176,7 @@ class KelviqClient:
         sleep: Sleep | None = None,
         on_retry: Callable[[str, float], None] | None = None,
         on_response: Callable[[float, int | None], None] | None = None,
+        share_pace: bool = False,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._host = httpx.URL(self._base_url).host
@@ -205,6 +207,8 @@ class KelviqClient:
         self._probes = 0
         self.clock = ServerClock()
         self.pacer = _pacer(rate, auto_concurrency)
+        if self.pacer is not None and share_pace:
+            self.pacer.neighbours = neighbours_for(self._base_url, api_key)
         headers = {
             "Authorization": f"Bearer {api_key}",
             "User-Agent": f"kelviq-import/{_version()}",

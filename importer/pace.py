@@ -18,9 +18,11 @@ def pace_text(summary: Mapping[str, Any]) -> str:
     if summary.get("rate_limit_found") is not None:
         parts.append(f"the API was found to accept about {summary['rate_limit_found']:g}/s")
     signals, cuts, windows = summary.get("rate_signals", 0), summary.get("cuts", 0), summary.get("windows", 0)
+    told = summary.get("told", 0)
     if signals or cuts:
         window_note = f", {windows} of them quota windows" if windows else ""
-        parts.append(f"{signals} answers read as throttling ({cuts} cuts{window_note})")
+        told_note = f", {told} told by other runners on this host" if told else ""
+        parts.append(f"{signals} answers read as throttling ({cuts} cuts{window_note}{told_note})")
     if faults := summary.get("faults", 0):
         parts.append(f"{faults} server errors read as faults (retried, the rate kept)")
     if (throttled := summary.get("throttled", 0)) and not signals:

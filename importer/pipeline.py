@@ -305,6 +305,7 @@ class _Run:
             sleep=self.sleep,
             on_retry=on_retry,
             on_response=timeline.response,
+            share_pace=True,
         )
         timeline.pacer = api.pacer
         restore = _catch_stop_signals(self.control) if handle_signals else (lambda: None)
@@ -386,6 +387,7 @@ class _Run:
             faults=pacer.faults if pacer is not None else 0,
             cuts=pacer.cuts if pacer is not None else 0,
             windows=pacer.windows if pacer is not None else 0,
+            told=pacer.told if pacer is not None else 0,
             file_format=config.input_kind or table.kind_name,
             sheet=table.sheet,
             encoding=table.encoding,

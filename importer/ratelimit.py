@@ -37,6 +37,10 @@ How the rate moves, TCP congestion control in requests per second (every figure 
   like a limit (the second before it was accepted in full); a window-cut right after it undoes
   what it took from ``good``, so a fixed ``--rate N`` is back at N about a second after the window.
 
+**Neighbours on one host** (neighbours.py): a cut made on the API's word is told to the other
+runners of this user on this machine that send with the same URL and key, and they cut too, as
+one runner would: each no longer needs 429s of its own to learn that the account is full.
+
 ``Retry-After`` is the client's business and always wins for the request it answered.
 
 With ``auto_concurrency`` the pacer also bounds the requests in flight by Little's law: the rate
@@ -51,6 +55,10 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .neighbours import Neighbours
 
 __all__ = ["AUTO_CEILING", "AUTO_CONCURRENCY", "AUTO_START", "Pacer"]
 
@@ -65,7 +73,7 @@ EPISODE = 2.0  # seconds after a limit-cut in which a window-cut shows it was a 
 @dataclass
 class Pacer:
     """Attributes read by the run's figures: ``rate`` (aimed at now), ``good`` (the rate to come
-    back to after a window, or None), ``limit_found``, ``cuts``, ``windows``,
+    back to after a window, or None), ``limit_found``, ``cuts``, ``windows``, ``told``,
     ``throttled_answers`` (rate signals), ``faults`` (503s read as faults), ``inflight_limit``."""
 
     ceiling: float
@@ -87,6 +95,9 @@ class Pacer:
     unavailable_share: float = 0.25  # 503s are a rate signal above this share of a second's answers
     unavailable_min: int = 5  # and at least this many in the second
     tolerance: float = 0.05
+    # Runners on this host sending to the same account (neighbours.py): a cut made on the API's
+    # word is told to them, and one they tell is made here too.
+    neighbours: Neighbours | None = None
     clock: Callable[[], float] = time.monotonic
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     rate: float = field(init=False)
@@ -96,6 +107,7 @@ class Pacer:
     slow_start: bool = field(default=False, init=False)
     cuts: int = field(default=0, init=False)
     windows: int = field(default=0, init=False)  # cuts read as quota windows
+    told: int = field(default=0, init=False)  # cuts a neighbour's signal made
     throttled_answers: int = field(default=0, init=False)
     faults: int = field(default=0, init=False)
     inflight: int = field(default=0, init=False)
@@ -145,6 +157,8 @@ class Pacer:
             self.inflight += 1
         try:
             now = self.clock()
+            if self.neighbours is not None and self.adaptive and self.neighbours.heard(now):
+                self._signal(now, told=True)
             slot = max(self._next, now - self.tolerance)
             self._next = slot + 1.0 / self.rate
             if slot - now > 1e-6:
@@ -194,8 +208,9 @@ class Pacer:
         self.throttled_answers += 1
         self._signal(now)
 
-    def _signal(self, now: float) -> None:
-        """A rate signal (a 429, 503s in step, answers queueing): cut, unless one was just made."""
+    def _signal(self, now: float, *, told: bool = False) -> None:
+        """A rate signal (a 429, 503s in step, answers queueing, or a neighbour's cut when
+        ``told``): cut, unless one was just made."""
         self._last_signal = now
         since = now - self._last_cut
         # Cuts far enough apart to tell something: one overload answers every request then in
@@ -209,6 +224,10 @@ class Pacer:
         accepted = successes / since if since < 1.0 else float(successes)
         self._last_cut, self._since_cut = now, 0
         self.cuts += 1
+        if told:
+            self.told += 1
+        elif self.neighbours is not None:
+            self.neighbours.tell()
         if successes >= MIN_EVIDENCE and accepted >= self.outage_share * (self.verified or 0):
             self._limit(accepted)
         else:

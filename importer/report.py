@@ -84,6 +84,7 @@ class Summary:
     faults: int = 0  # server errors the pacer read as faults: retried, the rate kept
     cuts: int = 0  # times the pacer lowered the rate
     windows: int = 0  # of those, cuts read as quota windows (the rate to come back to kept)
+    told: int = 0  # of those, cuts another runner on this host told of (neighbours.py)
     file_format: str = "CSV"  # CSV, workbook, JSON Lines, JSON array, Parquet
     sheet: str | None = None
     encoding: str | None = None

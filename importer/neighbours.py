@@ -1,0 +1,76 @@
+"""Runners on one host that send to one account hear each other's rate signals.
+
+A runner cannot see its neighbours: each learns that the account is full only from 429s of its
+own, so with eight runners every one of them needs its own refusals, and the account answers
+four times as many 429s as for one runner (bench/RESULTS.md). Runners on the same machine with
+the same API URL and key share a signal instead: the one that is told to slow down says so,
+and the others cut at once, as one runner would. Cutting together also keeps their shares
+equal (each cuts the same share of its own rate).
+
+The signal is one empty file whose modification time is the last cut: ``os.utime`` writes it
+atomically and ``os.stat`` reads it, so there is no lock, no daemon and no state that a crashed
+runner could leave wrong. It lives in a directory of this user's (mode 0700) in the temporary
+directory, named by a digest of the API URL and the key, never the key itself. Runners on
+different machines (a Kubernetes Job's pods) do not hear each other; they share the limit by
+AIMD alone (ratelimit.py), which converges to equal shares but costs more 429s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+
+__all__ = ["Neighbours", "neighbours_for"]
+
+POLL = 0.02  # seconds between looks at the signal, at most
+
+
+class Neighbours:
+    """``tell()`` after a cut made on the API's own word; ``heard()`` is true once for each
+    cut another runner told since the last look."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen = self._stamp()
+        self._next_look = 0.0
+
+    def tell(self) -> None:
+        try:
+            self.path.touch(mode=0o600)
+            os.utime(self.path)
+            self._seen = self._stamp()  # our own signal is not news to us
+        except OSError:
+            pass  # a read-only or full disk: the runner still paces itself
+
+    def heard(self, now: float) -> bool:
+        if now < self._next_look:
+            return False
+        self._next_look = now + POLL
+        stamp = self._stamp()
+        if stamp > self._seen:
+            self._seen = stamp
+            return True
+        return False
+
+    def _stamp(self) -> int:
+        try:
+            return self.path.stat().st_mtime_ns
+        except OSError:
+            return 0
+
+
+def neighbours_for(base_url: str, api_key: str, directory: Path | None = None) -> Neighbours | None:
+    """The signal shared by runners of this user on this host with this URL and key; None when
+    no private directory can be made (the runner then paces alone)."""
+    digest = hashlib.sha256(f"kelviq-import pace\0{base_url}\0{api_key}".encode()).hexdigest()[:24]
+    uid = getattr(os, "getuid", lambda: 0)()
+    folder = directory or Path(tempfile.gettempdir()) / f"kelviq-import-{uid}"
+    try:
+        folder.mkdir(mode=0o700, exist_ok=True)
+        if folder.stat().st_uid != uid or folder.stat().st_mode & 0o077:
+            return None  # somebody else's directory, or open to others: not ours to trust
+    except OSError:
+        return None
+    return Neighbours(folder / f"pace-{digest}")
