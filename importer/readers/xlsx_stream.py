@@ -312,7 +312,8 @@ class SheetStream:
                     text = text[start + len("<sheetData>") :]
                     in_rows = True
                 end = text.find("</sheetData>")
-                cut = end if end >= 0 else text.rfind("</row>") + len("</row>")
+                last_row = text.rfind("</row>")
+                cut = end if end >= 0 else last_row + len("</row>") if last_row >= 0 else 0
                 if cut > 0:
                     yield from self._plain_stretch(text[:cut])
                 if end >= 0:
