@@ -67,6 +67,7 @@ AUTO_CEILING = 1000.0  # and never goes above this
 AUTO_CONCURRENCY = (4, 128)  # --concurrency auto stays within these
 _LN2 = math.log(2)
 MIN_EVIDENCE = 3  # successes in a cut's interval before they are read as the API's limit
+COUNTED = 12  # successes in less than a second before their rate is one to cut to
 EPISODE = 2.0  # seconds after a limit-cut in which a window-cut shows it was a window
 
 
@@ -229,7 +230,12 @@ class Pacer:
         elif self.neighbours is not None:
             self.neighbours.tell()
         if successes >= MIN_EVIDENCE and accepted >= self.outage_share * (self.verified or 0):
-            self._limit(accepted)
+            # A rate read from a few answers in a fraction of a second is noise; a runner alone
+            # may still cut to it (it ends an overshoot sooner), but runners that hear each
+            # other cut together anyway, and a noisy deep cut there left two of four runners at
+            # a third of the others' rate for a minute (bench/RESULTS.md).
+            counted = since >= 1.0 or successes >= COUNTED or not self.told
+            self._limit(accepted, counted=counted)
         else:
             # A window or a pause: the good rate stands, and slow start goes on after it. A
             # limit-cut just before was this window's first answer: it did not lower the limit.
@@ -287,7 +293,7 @@ class Pacer:
         """The API answers far slower than it did when quiet: requests wait in its queue."""
         return self._samples >= 50 and self._latency > 2 * self._latency_min + 0.05
 
-    def _limit(self, accepted: float, *, queueing: bool = False) -> None:
+    def _limit(self, accepted: float, *, queueing: bool = False, counted: bool = True) -> None:
         """The API accepts about ``accepted`` a second (told by a rate signal, or by queueing):
         the rate goes to ``decrease`` of it, and that is the rate to come back to after a window."""
         now = self.clock()
@@ -301,7 +307,8 @@ class Pacer:
         # API accepted far less than was sent (a rate asked for far above the limit, the end of
         # slow start) does what it accepted set the new rate: a count over a second is too noisy
         # to cut by otherwise.
-        base = self.rate if accepted >= 0.5 * self.rate else accepted
+        # ``counted``: ``accepted`` is worth cutting to (see _signal).
+        base = self.rate if accepted >= 0.5 * self.rate or not counted else accepted
         self.rate = max(self.floor, min(self.ceiling, self.decrease * base))
         self.good = self.rate
 
