@@ -603,7 +603,10 @@ def bench_excel(tmp: Path, n: int) -> None:
     )
 
 
-XLSX_SCRIPT = """
+# `validate` in-process on argv[1], report to argv[2], all argv[3] rows valid; prints the peak
+# RSS (VmHWM: Linux carries ru_maxrss over from the parent across fork and exec). A fourth
+# argument `calamine` reads a workbook as the reader before the streamed one did.
+VALIDATE_SCRIPT = """
 import sys
 from pathlib import Path
 from importer import ImportConfig, validate
@@ -622,7 +625,8 @@ def xlsx_times(tmp: Path, source: Path, n: int) -> tuple[float, float]:
     times: dict[str, list[float]] = {"stream": [], "calamine": []}
     for _ in range(2):
         for reader, taken in times.items():
-            t, _ = timed([PY, "-c", XLSX_SCRIPT, str(source), str(tmp / f"xlsx-{reader}"), str(n), reader])
+            report = str(tmp / f"xlsx-{reader}")
+            t, _ = timed([PY, "-c", VALIDATE_SCRIPT, str(source), report, str(n), reader])
             taken.append(t)
     return min(times["stream"]), min(times["calamine"])
 
@@ -759,7 +763,7 @@ def bench_workbooks(tmp: Path, sizes: tuple[int, int, int]) -> None:
         t0 = time.perf_counter()
         source = make_excel_like(tmp / f"excel-{n}.xlsx", n)
         print(f"    wrote a {n:,}-row, 14-column workbook in {time.perf_counter() - t0:.0f} s", flush=True)
-        t, done = timed([PY, "-c", XLSX_SCRIPT, str(source), str(tmp / f"xl-{n}"), str(n)])
+        t, done = timed([PY, "-c", VALIDATE_SCRIPT, str(source), str(tmp / f"xl-{n}"), str(n)])
         peaks[n], times[n] = int(done.stdout.strip()) / 1024, t
         if n == mid:
             ours, calamine = xlsx_times(tmp, source, n)
@@ -783,19 +787,6 @@ def bench_workbooks(tmp: Path, sizes: tuple[int, int, int]) -> None:
         "≤ 150 MB",
         peaks[large] <= 150,
     )
-
-
-RECORDS_SCRIPT = """
-import sys
-from pathlib import Path
-from importer import ImportConfig, validate
-
-result = validate(ImportConfig(input=Path(sys.argv[1]), dry_run=True, report_dir=Path(sys.argv[2])))
-assert result.summary.counts == {"valid": int(sys.argv[3])}, result.summary.counts
-# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec
-# (the bench itself grows when it writes the Parquet files), VmHWM belongs to this process.
-print(next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")))
-"""
 
 
 def make_records(path: Path, n: int) -> Path:
@@ -835,7 +826,7 @@ def bench_records(tmp: Path, small: int, large: int) -> None:
         peaks, times = {}, {}
         for n in (small, large):
             source = make_records(tmp / f"records-{n}.{kind}", n)
-            t, done = timed([PY, "-c", RECORDS_SCRIPT, str(source), str(tmp / f"rec-{kind}-{n}"), str(n)])
+            t, done = timed([PY, "-c", VALIDATE_SCRIPT, str(source), str(tmp / f"rec-{kind}-{n}"), str(n)])
             peaks[n], times[n] = int(done.stdout.strip()) / 1024, t
         ratio = peaks[large] / peaks[small]
         record(
@@ -878,7 +869,7 @@ def bench_postgres(tmp: Path, small: int, large: int) -> None:
         print(f"    skipped: {why}")
         return
     source = make_csv(tmp / "pg-same.csv", large)
-    t_csv, done = timed([PY, "-c", RECORDS_SCRIPT, str(source), str(tmp / "pg-csv"), str(large)])
+    t_csv, done = timed([PY, "-c", VALIDATE_SCRIPT, str(source), str(tmp / "pg-csv"), str(large)])
     ratio = peaks[large] / peaks[small]
     record(
         f"PostgreSQL: {large:,} rows through a query, validated",

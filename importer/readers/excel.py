@@ -60,23 +60,18 @@ class _Sheet(Protocol):
 def _open_excel(path: Path, sheet: str | None, header_row: int | None) -> Table:
     ws = _sheet(path, sheet)
     try:
-        row_no, header, _ = _find_header(path, ws, header_row)
-        columns = header_columns(path, _header_texts(header), row_no)
-    except InputError:
-        merged = ws.merged_header(header_row or 1)
-        if merged:
-            raise _merged_error(path, ws.name, merged) from None
-        raise
+        try:
+            row_no, header, _ = _find_header(path, ws, header_row)
+            columns = header_columns(path, _header_texts(header), row_no)
+        except InputError:
+            merged = ws.merged_header(header_row or 1)
+            if merged:
+                raise _merged_error(path, ws.name, merged) from None
+            raise
+        if _may_have_merges(ws, header) and (merged := ws.merged_header(row_no)):
+            raise _merged_error(path, ws.name, merged)
     finally:
         ws.close()
-    if _may_have_merges(ws, header):
-        ws = _sheet(path, sheet)
-        try:
-            merged = ws.merged_header(row_no)
-        finally:
-            ws.close()
-        if merged:
-            raise _merged_error(path, ws.name, merged)
     return Table(path, columns, "excel", None, None, ws.name, row_no)
 
 

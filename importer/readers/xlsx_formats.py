@@ -17,7 +17,15 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Literal
 from xml.parsers import expat
 
-__all__ = ["NumberStyle", "column_index", "column_letters", "render_number", "styles_of", "temporal_kind"]
+__all__ = [
+    "NumberStyle",
+    "column_index",
+    "column_letters",
+    "local_name",
+    "render_number",
+    "styles_of",
+    "temporal_kind",
+]
 
 # Built-in number formats that change how a number reads (ECMA-376 18.8.30).
 _BUILTIN = {1: "0", 2: "0.00"}
@@ -111,7 +119,7 @@ def styles_of(book: zipfile.ZipFile) -> tuple[NumberStyle, ...]:
 
     def start(name: str, attrs: dict[str, str]) -> None:
         nonlocal in_cell_xfs
-        tag = name.rpartition(":")[2]
+        tag = local_name(name)
         if tag == "numFmt":
             custom[int(attrs.get("numFmtId", "0"))] = attrs.get("formatCode", "")
         elif tag == "cellXfs":
@@ -121,7 +129,7 @@ def styles_of(book: zipfile.ZipFile) -> tuple[NumberStyle, ...]:
 
     def end(name: str) -> None:
         nonlocal in_cell_xfs
-        if name.rpartition(":")[2] == "cellXfs":
+        if local_name(name) == "cellXfs":
             in_cell_xfs = False
 
     parser = expat.ParserCreate()
@@ -156,6 +164,11 @@ def temporal_kind(code: str) -> Temporal | None:
     if plain.lower() == "general":
         return None
     return "date" if re.search(r"[dmyhs]", plain, re.IGNORECASE) else None
+
+
+def local_name(name: str) -> str:
+    """``x:c`` and ``c`` alike: some writers prefix the main namespace, Strict OOXML renames it."""
+    return name.rpartition(":")[2]
 
 
 def column_index(letters: str) -> int:

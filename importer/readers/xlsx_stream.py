@@ -28,7 +28,7 @@ from pathlib import PurePosixPath
 from typing import IO
 from xml.parsers import expat
 
-from .xlsx_formats import NumberStyle, column_index, render_number, styles_of
+from .xlsx_formats import NumberStyle, column_index, local_name, render_number, styles_of
 
 __all__ = ["Cell", "CellError", "SheetStream", "Workbook", "open_workbook"]
 
@@ -50,11 +50,6 @@ _DIMENSION = re.compile(r'<dimension ref="([^"]+)"')
 _MERGE = re.compile(r'<(?:\w+:)?mergeCell\b[^>]*?\bref="([^"]+)"')
 _ENTITY = re.compile(r"&(#x[0-9A-Fa-f]+|#[0-9]+|amp|lt|gt|quot|apos);")
 _NAMED = {"amp": "&", "lt": "<", "gt": ">", "quot": '"', "apos": "'"}
-
-
-def _local(name: str) -> str:
-    """``x:c`` and ``c`` alike: some writers prefix the main namespace, Strict OOXML renames it."""
-    return name.rpartition(":")[2]
 
 
 def _unescape(text: str) -> str:
@@ -81,9 +76,9 @@ def open_workbook(book: zipfile.ZipFile) -> Workbook:
 
     def start(name: str, attrs: dict[str, str]) -> None:
         nonlocal date1904
-        tag = _local(name)
+        tag = local_name(name)
         if tag == "sheet":
-            rel = next((v for k, v in attrs.items() if _local(k) == "id"), "")
+            rel = next((v for k, v in attrs.items() if local_name(k) == "id"), "")
             names.append((attrs.get("name", ""), rel))
         elif tag == "workbookPr":
             date1904 = attrs.get("date1904", "0").lower() in ("1", "true")
@@ -94,7 +89,7 @@ def open_workbook(book: zipfile.ZipFile) -> Workbook:
 
     def rel(name: str, attrs: dict[str, str]) -> None:
         nonlocal shared
-        if _local(name) == "Relationship":
+        if local_name(name) == "Relationship":
             target = attrs.get("Target", "")
             part = target.lstrip("/") if target.startswith("/") else str(PurePosixPath("xl") / target)
             targets[attrs.get("Id", "")] = part
@@ -213,7 +208,7 @@ class _SharedStrings:
         return os.pread(self._spool.fileno(), end - start, start).decode("utf-8").split("\0")
 
     def _start(self, name: str, attrs: dict[str, str]) -> None:
-        tag = _local(name)
+        tag = local_name(name)
         if tag == "si":
             self._parts = []
         elif tag == "t" and not self._phonetic:
@@ -222,7 +217,7 @@ class _SharedStrings:
             self._phonetic = True
 
     def _end(self, name: str) -> None:
-        tag = _local(name)
+        tag = local_name(name)
         if tag == "t":
             self._in_text = False
         elif tag == "rPh":
@@ -412,7 +407,7 @@ class SheetStream:
             self.merged.append(attrs.get("ref", ""))
 
     def _name(self, name: str) -> str:
-        self._names[name] = tag = _local(name)
+        self._names[name] = tag = local_name(name)
         return tag
 
     def _column(self, letters: str) -> int:
