@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-from importer.client import POOL_SIZE
+POOL_SIZE = 8  # httpx pools of eight connections: faster than one of 64 (bench/RESULTS.md)
 
 
 async def main(path: str, base_url: str, key: str, concurrency: int, client: str = "httpx") -> None:

@@ -191,7 +191,7 @@ def bench_cpu(tmp: Path, n: int) -> None:
         got / bare["aiohttp"] >= 0.85,
     )
     record(
-        "CPU-bound, the same run through the httpx-aiohttp transport (measured, not adopted: RESULTS.md)",
+        "CPU-bound, the same run through the httpx-aiohttp library's transport (not taken: README)",
         f"{over_aiohttp:,.0f} rows/s = {over_aiohttp / bare['aiohttp']:.2f}× bare aiohttp",
         "recorded",
         True,

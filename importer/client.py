@@ -10,9 +10,7 @@ which also slows down when the API answers 429 or 503 and speeds up again (ratel
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import email.utils
-import itertools
 import math
 import random
 import time
@@ -45,18 +43,15 @@ from .errors import AuthenticationError, NotSent, RunAborted, TransientError, Un
 from .neighbours import neighbours_for
 from .ratelimit import AUTO_CEILING, AUTO_START, Pacer
 from .serverclock import ServerClock
+from .transport import PhasedTransport
 
 __all__ = ["KelviqClient", "Lookup", "NotSent", "Outcome", "TransientError", "Unreachable"]
 
 MAX_RETRY_AFTER = 300.0
 SEARCH_PAGES = 20  # pages of a search for one customerId before "cannot tell"
-POOL_SIZE = 8
 THROTTLED_ATTEMPTS = 20  # tries of one request answered 429, apart from RetryPolicy.attempts
 
 Sleep = Callable[[float], Awaitable[None]]
-
-# Which of the client's connection pools the current task uses (see KelviqClient.use_lane).
-_lane: contextvars.ContextVar[int | None] = contextvars.ContextVar("kelviq_lane", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -209,42 +204,25 @@ class KelviqClient:
         self.pacer = _pacer(rate, auto_concurrency)
         if self.pacer is not None and share_pace:
             self.pacer.neighbours = neighbours_for(self._base_url, api_key)
-        headers = {
-            "Authorization": f"Bearer {api_key}",
-            "User-Agent": f"kelviq-import/{_version()}",
-            "Accept": "application/json",
+        self._headers = httpx.Headers(
+            {
+                "Authorization": f"Bearer {api_key}",
+                "User-Agent": f"kelviq-import/{_version()}",
+                "Accept": "application/json",
+                "Accept-Encoding": "gzip, deflate",
+            }
+        )
+        self._extensions = {
+            "timeout": httpx.Timeout(timeout, connect=min(timeout, 10.0)).as_dict(),
         }
-        # httpcore's connection pool costs more per request the larger it is (measured: one
-        # pool of 64 connections gives a tenth of the throughput of eight pools of eight), so
-        # large concurrency is spread over several clients of at most POOL_SIZE connections.
-        pools = 1 if transport is not None else -(-concurrency // POOL_SIZE)
-        per_pool = -(-concurrency // pools)
-        self._clients = [
-            httpx.AsyncClient(
-                base_url=self._base_url,
-                headers=headers,
-                timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
-                limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=per_pool),
-                transport=transport,
-                follow_redirects=False,
-                trust_env=False,  # no credentials from ~/.netrc in place of the API key
-            )
-            for _ in range(pools)
-        ]
-        self._next = itertools.cycle(self._clients)
+        # The transport is called directly, without an httpx.AsyncClient: the client's cookie
+        # jar, redirect and auth layers cost a quarter of the CPU of a request and do nothing
+        # here (no cookies, no redirects followed, the key in a header). aiohttp's connection
+        # pool under it (transport.py): httpx's own costs more per request the larger it is.
+        self._transport = transport or PhasedTransport(connections=concurrency)
         # Absolute URLs, parsed once where constant: httpx otherwise parses the path and
         # re-parses base_url + path on every request (measured: ~15% of the client's CPU).
         self._create_url = httpx.URL(self._base_url + "/customers/")
-
-    def use_lane(self, worker: int) -> None:
-        """Pin the calling task (a worker) to one connection pool for all its requests.
-
-        With workers spread round-robin per request, a pool now and then holds more requests
-        than connections and the extra ones queue for a whole round trip; pinned, each pool
-        serves exactly as many workers as it has connections (measured at concurrency 64 and
-        50 ms latency: 89% -> 91% of the ideal; bench/RESULTS.md).
-        """
-        _lane.set(worker)
 
     def stop(self) -> None:
         """No request starts from now on, first try or retry; waits for a retry end at once."""
@@ -254,8 +232,7 @@ class KelviqClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        for client in self._clients:
-            await client.aclose()
+        await self._transport.aclose()
 
     async def create(self, payload: Mapping[str, Any]) -> Outcome:
         return await self._send("POST", "/customers/", dict(payload), expect=payload["customerId"])
@@ -500,12 +477,14 @@ class KelviqClient:
             if self._stop.is_set():
                 raise NotSent()
             url = self._create_url if path == "/customers/" else self._base_url + path
-            lane = _lane.get()
-            client = next(self._next) if lane is None else self._clients[lane % len(self._clients)]
             # httpx's timeouts are per read: a server trickling one byte a second would hold
             # a request forever. The whole request, body included, gets --timeout.
+            request = httpx.Request(
+                method, url, params=params, headers=self._headers, json=body, extensions=self._extensions
+            )
             async with asyncio.timeout(self._timeout):
-                response = await client.request(method, url, json=body, params=params)
+                response = await self._transport.handle_async_request(request)
+                await response.aread()
         except (TimeoutError, httpx.TimeoutException) as exc:
             self._responded(started, None)
             connect = isinstance(exc, httpx.ConnectTimeout)
@@ -513,14 +492,13 @@ class KelviqClient:
             raise TransientError(
                 f"timeout after {self._timeout:g} s ({type(exc).__name__})", connect=connect
             ) from None
-        except httpx.TransportError as exc:
+        except httpx.RequestError as exc:  # a transport error, or a body that cannot be decoded
             self._responded(started, None)
             connect = isinstance(exc, httpx.ConnectError)
             cause = self._redact(str(exc) or type(exc).__name__)
             self._check_reachable(connect, cause)
-            raise TransientError(
-                f"connection error ({type(exc).__name__}: {cause})", connect=connect
-            ) from None
+            what = "connection error" if isinstance(exc, httpx.TransportError) else "unreadable answer"
+            raise TransientError(f"{what} ({type(exc).__name__}: {cause})", connect=connect) from None
         finally:
             if pacer is not None:
                 pacer.release()  # the place in flight (auto concurrency) is free again

@@ -442,7 +442,7 @@ class _Driver:
         run.control.on_stop = self.stop_sending
 
     async def drive(self) -> None:
-        self.workers = [asyncio.create_task(self.worker(i)) for i in range(self.config.workers)]
+        self.workers = [asyncio.create_task(self.worker()) for _ in range(self.config.workers)]
         producer = asyncio.create_task(self.produce())
         tasks = [producer, *self.workers]
         watchdog = asyncio.create_task(self.watch_progress())
@@ -515,9 +515,8 @@ class _Driver:
             if control.abort is None and (budget := _budget_exceeded(self.config, control)) is not None:
                 control.stop(abort=budget)
 
-    async def worker(self, lane: int) -> None:
-        api, control, emit = self.api, self.control, self.emit
-        api.use_lane(lane)
+    async def worker(self) -> None:
+        control, emit = self.control, self.emit
         while (send := await self.queue.get()) is not None:
             item = send.item
             reason = control.not_sent_reason()

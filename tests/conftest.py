@@ -1,11 +1,33 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import ClassVar
 
 import pytest
+import respx.mocks
 
 from importer.sandbox import DEFAULT_KEY, SandboxServer
 from tests.helpers import DIALECTS, Dialect, RecordingSleep
+
+
+class _TransportMocker(respx.mocks.Mocker):
+    """respx routes answer in place of the importer's transport (importer/transport.py), which
+    the client calls without an httpx.AsyncClient: respx's own mockers patch httpcore (under
+    httpx's transport) or the AsyncClient, neither of which a run goes through."""
+
+    name = "kelviq-transport"
+    targets: ClassVar[list[str]] = ["importer.transport.PhasedTransport"]
+    target_methods: ClassVar[list[str]] = ["handle_async_request"]
+
+    @classmethod
+    def mock(cls, spec):  # type: ignore[no-untyped-def]
+        async def handle_async_request(self, request):  # type: ignore[no-untyped-def]
+            return await cls.async_handler(request)
+
+        return handle_async_request
+
+
+respx.mocks.DEFAULT_MOCKER = _TransportMocker.name
 
 
 @pytest.fixture(autouse=True)
