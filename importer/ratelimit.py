@@ -18,7 +18,8 @@ How the rate moves, TCP congestion control in requests per second (every figure 
 
 - **Slow start** (``--rate auto``): from ``start`` the rate doubles every
   ``slow_start_doubling`` seconds until the first rate signal, or until the API's latency rises
-  well above the quietest seen (an API that queues is at its limit too).
+  well above the quietest seen (an API that queues is at its limit too). A rate signal ends it
+  at half the rate or less, as TCP's does: the rate had doubled within the last second.
 - **Multiplicative decrease**: a rate signal cuts the rate to ``decrease`` × what the API was
   seen to accept (at most once per ``cooldown``, longer when latency is long: one overload
   answers every request then in flight). Each runner on one account loses the same share of
@@ -300,7 +301,6 @@ class Pacer:
         if self._last_limit is not None:
             self._spell += 0.3 * (min(now - self._last_limit, 60.0) - self._spell)
         self._last_limit = now
-        self.slow_start = False
         self.limit_found = self.verified = accepted
         self._good_before = None if queueing else self.good
         # The same share of every runner's own rate (what makes shares converge); only when the
@@ -309,8 +309,16 @@ class Pacer:
         # to cut by otherwise.
         # ``counted``: ``accepted`` is worth cutting to (see _signal).
         base = self.rate if accepted >= 0.5 * self.rate or not counted else accepted
-        self.rate = max(self.floor, min(self.ceiling, self.decrease * base))
+        rate = self.decrease * base
+        if self.slow_start and not queueing:
+            # Slow start doubled the rate within the last second, and an API's one-second
+            # bucket lets the overshoot through until its burst is spent: the first signal comes
+            # at up to twice the limit or more. Like TCP, slow start ends at half the rate at
+            # least (the event model: runners on one host 2.6% -> 1.0% of requests refused).
+            rate = min(rate, 0.5 * self.rate)
+        self.rate = max(self.floor, min(self.ceiling, rate))
         self.good = self.rate
+        self.slow_start = False
 
     def _size(self) -> None:
         """In flight = rate × latency (Little's law) with headroom, within the bounds."""

@@ -304,8 +304,27 @@ def test_neighbours_share_one_limit_fairly_and_use_it_whole(runners: int, seed: 
     )
     assert 6000 / max(finished) >= 90  # from the first start to the last finish
     assert max(finished) / min(finished) <= 1.45
-    # A single runner's share in this model is 2.1%; one host stays near it, hosts apart do not.
-    assert refused / sent <= (0.03 if same_host else 0.025 if runners <= 4 else 0.045)
+    # A single runner's share in this model is about 1%; one host stays near it and within the
+    # issue's 2% (slow start used to end at 0.85 of twice the limit: 2.3-2.5% for four runners),
+    # hosts apart do not.
+    assert refused / sent <= (0.02 if same_host else 0.025 if runners <= 4 else 0.045)
+
+
+def test_slow_start_ends_at_half_its_rate_or_less() -> None:
+    """Slow start doubles the rate each second and a one-second bucket hides the overshoot
+    until its burst is spent: the first 429 comes at up to twice the limit, and the cut must
+    take the rate below it at once (as TCP halves its window), not in a string of 15% cuts
+    each answered by more 429s."""
+    clock = Clock()
+    p = pacer(1000, clock, start=10.0)
+    for _ in range(2000):  # about five seconds of answers, each accepted
+        clock.now += 1 / p.rate
+        p.succeeded(0.05)
+    assert p.slow_start and p.rate > 200
+    before = p.rate
+    clock.now += 0.01
+    p.throttled(429)
+    assert not p.slow_start and p.rate <= before / 2
 
 
 def test_a_runner_takes_up_what_a_neighbour_leaves_within_seconds() -> None:
@@ -390,7 +409,7 @@ def test_eight_runners_on_one_host_are_refused_less_and_share_more_evenly() -> N
         return refused / sent, spread
 
     (apart, apart_spread), (together, together_spread) = runs(False), runs(True)
-    assert together <= 0.7 * apart and together <= 0.03, (apart, together)
+    assert together <= 0.7 * apart and together <= 0.02, (apart, together)
     assert together_spread <= 1.2 < apart_spread, (apart_spread, together_spread)
 
 
