@@ -1,4 +1,4 @@
-"""The kelviq customers API as the importer uses it: one AsyncClient, retries, a rate limit.
+"""The kelviq customers API as the importer uses it: httpx requests over one transport, retries, a rate limit.
 
 Which failures are retried is explicit: 429, 500, 502, 503, 504, timeouts and connection
 errors. ``Retry-After`` (seconds or an HTTP date) is honoured; otherwise the wait is
