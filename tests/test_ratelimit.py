@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import heapq
+import itertools
 import math
 import random
 from pathlib import Path
@@ -325,6 +326,46 @@ def test_slow_start_ends_at_half_its_rate_or_less() -> None:
     clock.now += 0.01
     p.throttled(429)
     assert not p.slow_start and p.rate <= before / 2
+
+
+def test_a_cut_holds_at_once_for_requests_already_waiting_for_their_slot() -> None:
+    """Forty requests took their slots at 100/s (a runner's whole concurrency, 0.4 s of them);
+    the API then refuses. Those still waiting go out at the new rate, not at the old one:
+    otherwise every cut held only after 0.4 s more of the rate that was refused."""
+
+    async def go() -> list[float]:
+        clock = Clock()
+        wakes: list[tuple[float, int, asyncio.Future[None]]] = []
+
+        async def sleep(seconds: float) -> None:
+            future = asyncio.get_running_loop().create_future()
+            heapq.heappush(wakes, (clock.now + seconds, len(wakes) + id(future) % 997, future))
+            await future
+
+        p = Pacer(100.0, clock=clock, sleep=sleep)
+        sent: list[float] = []
+
+        async def request() -> None:
+            await p.acquire()
+            sent.append(clock.now)
+
+        tasks = [asyncio.create_task(request()) for _ in range(40)]
+        await asyncio.sleep(0)  # each has its slot, 10 ms apart
+        p.throttled(429)  # nothing was accepted yet: a window-cut to 75/s
+        while wakes:
+            clock.now, _, future = heapq.heappop(wakes)
+            future.set_result(None)
+            for _ in range(3):
+                await asyncio.sleep(0)
+        await asyncio.gather(*tasks)
+        return sent
+
+    sent = sorted(asyncio.run(go()))
+    assert len(sent) == 40
+    # Slots already given in the past (the schedule's tolerance) go at once; from there on
+    # the requests are 1/75 s apart, where the old schedule had them 10 ms apart to the end.
+    later = [b - a for a, b in itertools.pairwise(sent[12:])]
+    assert min(later) == pytest.approx(1 / 75), later
 
 
 def test_a_runner_takes_up_what_a_neighbour_leaves_within_seconds() -> None:
