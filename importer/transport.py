@@ -72,9 +72,7 @@ class PhasedTransport(httpx.AsyncBaseTransport):
             ) as answer:
                 body = await answer.read()
                 status, headers, reason = answer.status, answer.raw_headers, answer.reason
-        except aiohttp.ClientError as exc:
-            raise by_phase(exc) from None
-        except TimeoutError as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise by_phase(exc) from None
         phrase = (reason or "").encode("latin-1", "replace")
         extensions = {"http_version": b"HTTP/1.1", "reason_phrase": phrase}

@@ -29,7 +29,7 @@ from importer.journal import Journal
 from importer.pipeline import run_import
 from importer.readers import open_table
 from importer.sandbox import SandboxOptions, SandboxServer
-from tests.helpers import SAMPLE, Dialect, read_csv, write
+from tests.helpers import SAMPLE, Dialect, RawServer, read_csv, write
 
 pytestmark = pytest.mark.e2e  # whole runs: left out of `make test-fast`
 
@@ -148,61 +148,30 @@ def test_report_files_are_never_written_through_a_planted_symlink(tmp_path: Path
     assert victim.read_text() == "precious\n"
 
 
-class Trickle:
-    """A server that answers headers at once, then one byte of body a second, forever."""
-
-    def __init__(self) -> None:
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.port = self.sock.getsockname()[1]
-        self.stop = threading.Event()
-        self.requests = 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.2)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            self.requests += 1
-            threading.Thread(target=self._trickle, args=(conn,), daemon=True).start()
-
-    def _trickle(self, conn: socket.socket) -> None:
-        try:
-            conn.recv(65536)
-            conn.sendall(
-                b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n"
-            )
-            while not self.stop.is_set():
-                conn.sendall(b" ")
-                time.sleep(1)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
-
-
 @pytest.fixture
-def trickle() -> Iterator[Trickle]:
-    server = Trickle()
+def trickle() -> Iterator[RawServer]:
+    """A server that answers headers at once, then one byte of body a second, forever."""
+    done = threading.Event()
+
+    def answer(conn: socket.socket) -> None:
+        conn.sendall(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100000\r\n\r\n")
+        while not done.is_set():
+            conn.sendall(b" ")
+            done.wait(1)
+
+    server = RawServer(answer)
     yield server
+    done.set()
     server.close()
 
 
 def test_timeout_bounds_the_whole_request_even_when_the_body_trickles(
-    trickle: Trickle, tmp_path: Path
+    trickle: RawServer, tmp_path: Path
 ) -> None:
     """Relies on nothing of kelviq's: a server that never finishes its answer."""
     started = time.monotonic()
     result = cli(
-        "run", str(small_csv(tmp_path, 1)), "--base-url", f"http://127.0.0.1:{trickle.port}/api/v1",
+        "run", str(small_csv(tmp_path, 1)), "--base-url", f"{trickle.url}/api/v1",
         "--timeout", "2", "--retries", "0", "--report-dir", str(tmp_path / "r"),
         env={"KELVIQ_API_KEY": "k-1"}, timeout=60,
     )  # fmt: skip
@@ -211,11 +180,11 @@ def test_timeout_bounds_the_whole_request_even_when_the_body_trickles(
 
 
 def test_sigterm_ends_a_run_stuck_on_a_trickling_answer_within_seconds(
-    trickle: Trickle, tmp_path: Path
+    trickle: RawServer, tmp_path: Path
 ) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "importer", "run", str(small_csv(tmp_path, 3)), "--base-url",
-         f"http://127.0.0.1:{trickle.port}/api/v1", "--timeout", "600", "--report-dir", str(tmp_path / "r")],
+         f"{trickle.url}/api/v1", "--timeout", "600", "--report-dir", str(tmp_path / "r")],
         env={"PATH": os.environ.get("PATH", ""), "KELVIQ_API_KEY": "k-1"},
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip

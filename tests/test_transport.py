@@ -20,54 +20,7 @@ import pytest
 
 from importer.client import KelviqClient, RetryPolicy
 from importer.transport import PhasedTransport, by_phase
-
-Answer = Callable[[socket.socket], None]
-
-
-class RawServer:
-    """Loopback server: reads each request's head and body, then does what ``answer`` does."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(16)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
-        self.requests = 0
-        self.stop = threading.Event()
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self) -> None:
-        self.sock.settimeout(0.1)
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                continue
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
-
-    def _one(self, conn: socket.socket) -> None:
-        try:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                if not (chunk := conn.recv(65536)):
-                    return
-                data += chunk
-            head, _, body = data.partition(b"\r\n\r\n")
-            lines = head.lower().split(b"\r\n")
-            length = next((int(x.split(b":")[1]) for x in lines if x.startswith(b"content-length:")), 0)
-            while len(body) < length:
-                body += conn.recv(65536)
-            self.requests += 1
-            self.answer(conn)
-        except OSError:
-            pass
-        finally:
-            conn.close()
-
-    def close(self) -> None:
-        self.stop.set()
-        self.sock.close()
+from tests.helpers import Answer, RawServer
 
 
 @pytest.fixture
