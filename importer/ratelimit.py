@@ -19,7 +19,8 @@ How the rate moves, TCP congestion control in requests per second (every figure 
 - **Slow start** (``--rate auto``): from ``start`` the rate doubles every
   ``slow_start_doubling`` seconds until the first rate signal, or until the API's latency rises
   well above the quietest seen (an API that queues is at its limit too). A rate signal ends it
-  at half the rate or less, as TCP's does: the rate had doubled within the last second.
+  at 0.4 of the rate or less (TCP's halves): the rate had doubled within the last second, and a
+  one-second bucket lets that through until its burst is spent.
 - **Multiplicative decrease**: a rate signal cuts the rate to ``decrease`` × what the API was
   seen to accept (at most once per ``cooldown``, longer when latency is long: one overload
   answers every request then in flight). Each runner on one account loses the same share of
@@ -69,8 +70,9 @@ AUTO_CONCURRENCY = (4, 128)  # --concurrency auto stays within these
 _LN2 = math.log(2)
 MIN_EVIDENCE = 3  # successes in a cut's interval before they are read as the API's limit
 COUNTED = 12  # successes in less than a second before their rate is one to cut to
+LONE_COUNTED = 8  # ... for a runner that has never heard a neighbour (see _signal)
 EPISODE = 2.0  # seconds after a limit-cut in which a window-cut shows it was a window
-SLOW_START_EXIT = 0.5  # the rate's share left when a rate signal ends slow start (see _limit)
+SLOW_START_EXIT = 0.4  # the rate's share left when a rate signal ends slow start (see _limit)
 
 
 @dataclass
@@ -241,11 +243,13 @@ class Pacer:
         elif self.neighbours is not None:
             self.neighbours.tell()
         if successes >= MIN_EVIDENCE and accepted >= self.outage_share * (self.verified or 0):
-            # A rate read from a few answers in a fraction of a second is noise; a runner alone
-            # may still cut to it (it ends an overshoot sooner), but runners that hear each
-            # other cut together anyway, and a noisy deep cut there left two of four runners at
-            # a third of the others' rate for a minute (bench/RESULTS.md).
-            counted = since >= 1.0 or successes >= COUNTED or not self.told
+            # A rate read from a few answers in a fraction of a second is noise. Runners that
+            # hear each other cut together anyway, and a noisy deep cut there left two of four
+            # runners at a third of the others' rate for a minute (bench/RESULTS.md). A runner
+            # alone may cut to a rate read from fewer answers (it follows a dropped limit
+            # sooner), but not from three: runners on different hosts each took such a cut at
+            # random in the second after slow start and finished up to 1.4x apart (model).
+            counted = since >= 1.0 or successes >= COUNTED or (not self.told and successes >= LONE_COUNTED)
             self._limit(accepted, counted=counted)
         else:
             # A window or a pause: the good rate stands, and slow start goes on after it. A
@@ -322,11 +326,13 @@ class Pacer:
         rate = self.decrease * base
         if self.slow_start and not queueing:
             # Slow start doubles the rate every second, and an API's one-second bucket lets the
-            # overshoot through until its burst is spent: that is 1.2 s past the limit, at about
-            # twice it. So slow start ends at SLOW_START_EXIT of the rate at most, as TCP's
-            # halves its window (event model, eight runners on one host: 2.6% of requests
-            # refused with 15% cuts, 1.0% halved; 0.4 gave 0.8%, but runners on different
-            # hosts then finished up to 1.6x apart and held only 86% of the limit).
+            # overshoot through until its burst is spent: the first 429 comes at up to 2.75x
+            # the limit. So slow start ends at SLOW_START_EXIT of the rate at most, below the
+            # limit at once, as TCP's halves its window. Eight runners on one host, real runs:
+            # 1.6-2.4% of requests refused at 0.5 (half of them in the second after slow
+            # start), 1.2-1.3% at 0.4; in the event model 1.0% and 0.7% (15% cuts: 2.6%).
+            # 0.4 once spread runners on different hosts to 1.6x; that came from the noisy
+            # deep cuts LONE_COUNTED now holds back.
             rate = min(rate, SLOW_START_EXIT * self.rate)
         self.rate = max(self.floor, min(self.ceiling, rate))
         self.good = self.rate

@@ -304,17 +304,19 @@ def test_neighbours_share_one_limit_fairly_and_use_it_whole(runners: int, seed: 
         Bucket(100), runners=runners, rows=share, seed=seed, same_host=same_host
     )
     assert 6000 / max(finished) >= 90  # from the first start to the last finish
-    assert max(finished) / min(finished) <= 1.45
-    # A single runner's share in this model is about 1%; one host stays near it and within the
-    # issue's 2% (slow start used to end at 0.85 of twice the limit: 2.3-2.5% for four runners),
-    # hosts apart do not.
-    assert refused / sent <= (0.02 if same_host else 0.025 if runners <= 4 else 0.045)
+    # One host: within the issue's 1.25 with room (the real runs spread more than this model);
+    # slow start used to end at half its rate, and two runners finished 1.22x apart.
+    assert max(finished) / min(finished) <= (1.1 if same_host else 1.45)
+    # A single runner's share in this model is about 1%; one host stays below it, well within
+    # the issue's 2% (slow start ending at half its rate: up to 1.6%; at 0.85 of it: 2.5%).
+    # Hosts apart do not: each runner needs 429s of its own.
+    assert refused / sent <= (0.012 if same_host else 0.02 if runners <= 4 else 0.032)
 
 
-def test_slow_start_ends_at_half_its_rate_or_less() -> None:
+def test_slow_start_ends_below_half_its_rate() -> None:
     """Slow start doubles the rate each second and a one-second bucket hides the overshoot
-    until its burst is spent: the first 429 comes at up to twice the limit, and the cut must
-    take the rate below it at once (as TCP halves its window), not in a string of 15% cuts
+    until its burst is spent: the first 429 comes at up to 2.75x the limit, and the cut must
+    take the rate below it at once (deeper than TCP's halving), not in a string of 15% cuts
     each answered by more 429s."""
     clock = Clock()
     p = pacer(1000, clock, start=10.0)
@@ -325,7 +327,42 @@ def test_slow_start_ends_at_half_its_rate_or_less() -> None:
     before = p.rate
     clock.now += 0.01
     p.throttled(429)
-    assert not p.slow_start and p.rate <= before / 2
+    assert not p.slow_start and p.rate <= 0.4 * before
+
+
+def test_a_lone_runner_does_not_cut_to_a_rate_read_from_three_answers() -> None:
+    """After a cut, three answers accepted in half a second say little about the limit: a
+    runner alone cuts by its usual share, not to six a second. (Read as the limit, such a rate
+    left one of four runners on different hosts at half the others' rate for the whole run.)"""
+    clock = Clock()
+    p = pacer(16, clock, start=None)
+    for _ in range(16):  # a second at 16/s, all accepted
+        clock.now += 1 / 16
+        p.succeeded(0.05)
+    p.throttled(429)
+    assert p.cuts == 1 and p.rate == pytest.approx(0.85 * 16)
+    at_cut = p.rate
+    for _ in range(3):  # then only three answers accepted in half a second
+        clock.now += 1 / 6
+        p.succeeded(0.05)
+    p.throttled(429)
+    assert p.cuts == 2 and p.rate >= 0.8 * at_cut  # before: 0.85 x 6/s = 5.1
+
+
+def test_a_lone_runner_still_cuts_to_what_a_dropped_limit_accepts() -> None:
+    """Eight answers or more in the interval are enough for a runner alone: a limit that drops
+    to a third is followed in one cut, not in a string of 15% cuts."""
+    clock = Clock()
+    p = pacer(90, clock, start=None)
+    for _ in range(90):
+        clock.now += 1 / 90
+        p.succeeded(0.05)
+    p.throttled(429)
+    for _ in range(9):  # the limit is now 30/s: nine answers in 0.3 s
+        clock.now += 1 / 30
+        p.succeeded(0.05)
+    p.throttled(429)
+    assert p.rate <= 0.85 * 31
 
 
 def test_a_cut_holds_at_once_for_requests_already_waiting_for_their_slot() -> None:
