@@ -10,21 +10,28 @@ equal (each cuts the same share of its own rate).
 The signal is one empty file whose modification time is the last cut: ``os.utime`` writes it
 atomically and ``os.stat`` reads it, so there is no lock, no daemon and no state that a crashed
 runner could leave wrong. It lives in a directory of this user's (mode 0700) in the temporary
-directory, named by a digest of the API URL and the key, never the key itself. Runners on
-different machines (a Kubernetes Job's pods) do not hear each other; they share the limit by
-AIMD alone (ratelimit.py), which converges to equal shares but costs more 429s.
+directory, or in ``$KELVIQ_IMPORT_PACE_DIR`` when that is set: runners in separate containers on
+one machine each have their own temporary directory and hear each other only through a volume
+they share. The file is named by a digest of the API URL and the key, never the key itself.
+Runners on different machines (a Kubernetes Job's pods on several nodes) do not hear each other;
+they share the limit by AIMD alone (ratelimit.py), which converges to equal shares but costs
+more 429s (eight runners: about 3% of requests, where one host stays near 1%).
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["Neighbours", "neighbours_for"]
+from .logs import event
+
+__all__ = ["PACE_DIR_ENV", "Neighbours", "neighbours_for"]
 
 POLL = 0.02  # seconds between looks at the signal, at most
+PACE_DIR_ENV = "KELVIQ_IMPORT_PACE_DIR"  # the signal's directory, when not the temporary one
 
 
 class Neighbours:
@@ -66,11 +73,21 @@ def neighbours_for(base_url: str, api_key: str, directory: Path | None = None) -
     no private directory can be made (the runner then paces alone)."""
     digest = hashlib.sha256(f"kelviq-import pace\0{base_url}\0{api_key}".encode()).hexdigest()[:24]
     uid = getattr(os, "getuid", lambda: 0)()
-    folder = directory or Path(tempfile.gettempdir()) / f"kelviq-import-{uid}"
+    shared = os.environ.get(PACE_DIR_ENV)
+    folder = directory or (Path(shared) if shared else Path(tempfile.gettempdir()) / f"kelviq-import-{uid}")
     try:
-        folder.mkdir(mode=0o700, exist_ok=True)
-        if folder.stat().st_uid != uid or folder.stat().st_mode & 0o077:
-            return None  # somebody else's directory, or open to others: not ours to trust
+        folder.mkdir(mode=0o700, parents=bool(shared), exist_ok=True)
+        private = folder.stat().st_uid == uid and not folder.stat().st_mode & 0o077
     except OSError:
-        return None
-    return Neighbours(folder / f"pace-{digest}")
+        private = False
+    if private:
+        return Neighbours(folder / f"pace-{digest}")
+    if shared and directory is None:
+        # Asked for by name: say why the runners will not hear each other.
+        event(
+            logging.WARNING,
+            "pace_dir_unusable",
+            f"{PACE_DIR_ENV}={shared}: not a directory of this user's with mode 0700; "
+            "this runner paces alone",
+        )
+    return None  # somebody else's directory, or open to others: not ours to trust
