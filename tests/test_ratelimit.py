@@ -4,10 +4,12 @@ by hand and the API is a model (a token bucket), so nothing here sleeps or races
 from __future__ import annotations
 
 import asyncio
+import collections
 import heapq
 import itertools
 import math
 import random
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -29,7 +31,7 @@ class Clock:
         self.now += seconds
 
 
-def pacer(rate: float, clock: Clock, **kw: float | bool) -> Pacer:
+def pacer(rate: float, clock: Clock, **kw: float | bool | None) -> Pacer:
     return Pacer(rate, clock=clock, sleep=clock.sleep, **kw)  # type: ignore[arg-type]
 
 
@@ -96,6 +98,23 @@ class Bucket:
             self.tokens -= 1
             return True
         return False
+
+
+class SlidingWindow:
+    """A server's limit as Django REST framework's SimpleRateThrottle keeps it (the kelviq
+    service is a DRF one, by its SDK): at most ``limit`` accepted in any second, counted from a
+    log of the accepted requests' times; no burst is banked, unlike Bucket's."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.log = limit, collections.deque[float]()
+
+    def __call__(self, now: float) -> bool:
+        while self.log and self.log[0] <= now - 1.0:
+            self.log.popleft()
+        if len(self.log) >= self.limit:
+            return False
+        self.log.append(now)
+        return True
 
 
 def simulate(p: Pacer, clock: Clock, server: Bucket, seconds: float) -> list[tuple[float, bool]]:
@@ -203,7 +222,7 @@ class BoardView:
 
 
 def model(
-    server: Bucket,
+    server: Callable[[float], bool],
     *,
     runners: int = 1,
     same_host: bool = False,
@@ -311,6 +330,20 @@ def test_neighbours_share_one_limit_fairly_and_use_it_whole(runners: int, seed: 
     # the issue's 2% (slow start ending at half its rate: up to 1.6%; at 0.85 of it: 2.5%).
     # Hosts apart do not: each runner needs 429s of its own.
     assert refused / sent <= (0.012 if same_host else 0.02 if runners <= 4 else 0.032)
+
+
+@pytest.mark.parametrize("runners", [1, 4])
+def test_a_drf_throttle_that_banks_no_burst_is_still_mostly_used(runners: int) -> None:
+    """Against DRF's sliding window (no burst banked), each 15% cut is capacity lost where the
+    sandbox's bucket would bank it, and slow start's first 429 comes at 1.4x the limit, not
+    2.75x: the runners hold less of this limit than of a bucket (one runner 86%, against 97%),
+    but not far less, and are refused few requests. A guard, not a target (bench/RESULTS.md)."""
+    _, finished, sent, refused = model(
+        SlidingWindow(100), runners=runners, rows=6000 // runners, same_host=True
+    )
+    assert 6000 / max(finished) >= 85
+    assert max(finished) / min(finished) <= 1.1
+    assert refused / sent <= 0.01
 
 
 def test_slow_start_ends_below_half_its_rate() -> None:
