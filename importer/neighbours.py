@@ -77,7 +77,8 @@ def neighbours_for(base_url: str, api_key: str, directory: Path | None = None) -
     folder = directory or (Path(shared) if shared else Path(tempfile.gettempdir()) / f"kelviq-import-{uid}")
     try:
         folder.mkdir(mode=0o700, parents=bool(shared), exist_ok=True)
-        private = folder.stat().st_uid == uid and not folder.stat().st_mode & 0o077
+        info = folder.stat()
+        private = info.st_uid == uid and not info.st_mode & 0o077
     except OSError:
         private = False
     if private:

@@ -117,6 +117,13 @@ class SlidingWindow:
         return True
 
 
+def accept(p: Pacer, clock: Clock, count: int, per_second: float) -> None:
+    """``count`` answers, each accepted, ``1 / per_second`` apart on the hand clock."""
+    for _ in range(count):
+        clock.now += 1 / per_second
+        p.succeeded(0.05)
+
+
 def simulate(p: Pacer, clock: Clock, server: Bucket, seconds: float) -> list[tuple[float, bool]]:
     """Requests as fast as the pacer lets them go, each answered at once: (second, accepted)."""
     sent: list[tuple[float, bool]] = []
@@ -369,15 +376,11 @@ def test_a_lone_runner_does_not_cut_to_a_rate_read_from_three_answers() -> None:
     left one of four runners on different hosts at half the others' rate for the whole run.)"""
     clock = Clock()
     p = pacer(16, clock, start=None)
-    for _ in range(16):  # a second at 16/s, all accepted
-        clock.now += 1 / 16
-        p.succeeded(0.05)
+    accept(p, clock, 16, per_second=16)  # a second at 16/s, all accepted
     p.throttled(429)
     assert p.cuts == 1 and p.rate == pytest.approx(0.85 * 16)
     at_cut = p.rate
-    for _ in range(3):  # then only three answers accepted in half a second
-        clock.now += 1 / 6
-        p.succeeded(0.05)
+    accept(p, clock, 3, per_second=6)  # then only three answers accepted in half a second
     p.throttled(429)
     assert p.cuts == 2 and p.rate >= 0.8 * at_cut  # before: 0.85 x 6/s = 5.1
 
@@ -387,13 +390,9 @@ def test_a_lone_runner_still_cuts_to_what_a_dropped_limit_accepts() -> None:
     to a third is followed in one cut, not in a string of 15% cuts."""
     clock = Clock()
     p = pacer(90, clock, start=None)
-    for _ in range(90):
-        clock.now += 1 / 90
-        p.succeeded(0.05)
+    accept(p, clock, 90, per_second=90)
     p.throttled(429)
-    for _ in range(9):  # the limit is now 30/s: nine answers in 0.3 s
-        clock.now += 1 / 30
-        p.succeeded(0.05)
+    accept(p, clock, 9, per_second=30)  # the limit is now 30/s: nine answers in 0.3 s
     p.throttled(429)
     assert p.rate <= 0.85 * 31
 
