@@ -20,7 +20,9 @@ How the rate moves, TCP congestion control in requests per second (every figure 
   ``slow_start_doubling`` seconds until the first rate signal, or until the API's latency rises
   well above the quietest seen (an API that queues is at its limit too). A rate signal ends it
   at 0.4 of the rate or less (TCP's halves): the rate had doubled within the last second, and a
-  one-second bucket lets that through until its burst is spent.
+  one-second bucket lets that through until its burst is spent. If the API then accepts that
+  rate for ``EXIT_QUIET`` seconds without a word, its limit banked no burst, and what it accepted in the
+  second before the signal was the limit itself: the rate goes back up to ``decrease`` of it.
 - **Multiplicative decrease**: a rate signal cuts the rate to ``decrease`` × what the API was
   seen to accept (at most once per ``cooldown``, longer when latency is long: one overload
   answers every request then in flight). Each runner on one account loses the same share of
@@ -33,6 +35,13 @@ How the rate moves, TCP congestion control in requests per second (every figure 
   runner's usual spell between signals (at least ``quiet`` seconds), the increase doubles every
   ``quiet`` seconds (CUBIC's convex probe, BBR's probe for bandwidth): a runner whose neighbour
   finished, or whose quota window ended, reaches the new ceiling in seconds, not minutes.
+- **A limit that holds still**: when the API accepted about the same (within
+  ``STEADY_SPREAD``) over the seconds before this runner's last two cuts, that is its limit,
+  and after a cut the rate comes straight back to ``STEADY`` of it, then probes as above. A
+  limit kept as a sliding window, as Django REST framework's throttles keep it, banks nothing
+  while the rate is below it: the seconds spent climbing back from a cut were lost (one runner
+  held 86% of such a limit over a job; 91% now). Runners that hear each other keep plain AIMD,
+  which is what keeps their shares equal.
 - **Quota windows**: a cut in which nearly nothing was accepted is a window (or a pause), not a
   lower limit: the rate to come back to (``good``) stands, and once the API accepts again the
   rate doubles every ``recover_doubling`` seconds back to it. The first cut of a window looks
@@ -73,6 +82,10 @@ COUNTED = 12  # successes in less than a second before their rate is one to cut 
 LONE_COUNTED = 8  # ... for a runner that has never heard a neighbour (see _signal)
 EPISODE = 2.0  # seconds after a limit-cut in which a window-cut shows it was a window
 SLOW_START_EXIT = 0.4  # the rate's share left when a rate signal ends slow start (see _limit)
+EXIT_QUIET = 1.5  # seconds without a rate signal after slow start that show its limit banks no burst
+STEADY_CUTS = 2  # limit-cuts at which the API accepted about the same: a limit that holds still
+STEADY_SPREAD = 0.04  # ... "about the same": the most over the least, less one
+STEADY = 0.95  # the share of a limit that holds still that the rate comes back to after a cut
 
 
 @dataclass
@@ -124,6 +137,8 @@ class Pacer:
     _last_limit: float | None = field(default=None, init=False)
     _good_before: float | None = field(default=None, init=False)  # good before the last limit-cut
     _since_cut: int = field(default=0, init=False)  # successes since the last cut
+    _exit: float | None = field(default=None, init=False)  # accepted as slow start ended (succeeded)
+    _at_cuts: deque[float] = field(default_factory=lambda: deque(maxlen=STEADY_CUTS), init=False)
     _accepted: deque[float] = field(default_factory=deque, init=False)  # success times, last 1 s
     _unavailable: deque[float] = field(default_factory=deque, init=False)  # 503 times, last 1 s
     _latency_min: float = field(default=math.inf, init=False)
@@ -235,7 +250,7 @@ class Pacer:
         # empty since), else over the last second; from a handful of answers, nothing is told.
         successes = self._since_cut if since < 1.0 else self._window(now)
         accepted = successes / since if since < 1.0 else float(successes)
-        self._last_cut, self._since_cut = now, 0
+        self._last_cut, self._since_cut, self._exit = now, 0, None
         self.cuts += 1
         self._next = min(self._next, now)  # the slots given at the former rate are taken again
         if told:
@@ -281,6 +296,12 @@ class Pacer:
                 self._signal(now)
         elif self.slow_start:
             self.rate = min(self.ceiling, self.rate + _LN2 / self.slow_start_doubling)
+        elif self._exit is not None and now - self._last_signal >= EXIT_QUIET:
+            # Slow start ended below its rate and the API has accepted this for EXIT_QUIET without
+            # a word: its limit banks no burst (a one-second bucket would still be refusing the
+            # overshoot), so what it accepted in the second before the signal was the limit.
+            self.good = max(self.good or 0.0, min(self.ceiling, self.decrease * self._exit))
+            self._exit = None
         elif self.good is not None and self.rate < self.good:
             self.rate = min(self.good, self.rate + _LN2 / self.recover_doubling)
         else:  # per success, so that it adds up to this much a second
@@ -317,6 +338,7 @@ class Pacer:
         self._last_limit = now
         self.limit_found = self.verified = accepted
         self._good_before = None if queueing else self.good
+        exiting = self.slow_start and not queueing
         # The same share of every runner's own rate (what makes shares converge); only when the
         # API accepted far less than was sent (a rate asked for far above the limit, the end of
         # slow start) does what it accepted set the new rate: a count over a second is too noisy
@@ -324,7 +346,7 @@ class Pacer:
         # ``counted``: ``accepted`` is worth cutting to (see _signal).
         base = self.rate if accepted >= 0.5 * self.rate or not counted else accepted
         rate = self.decrease * base
-        if self.slow_start and not queueing:
+        if exiting:
             # Slow start doubles the rate every second, and an API's one-second bucket lets the
             # overshoot through until its burst is spent: the first 429 comes at up to 2.75x
             # the limit. So slow start ends at SLOW_START_EXIT of the rate at most, below the
@@ -337,6 +359,31 @@ class Pacer:
         self.rate = max(self.floor, min(self.ceiling, rate))
         self.good = self.rate
         self.slow_start = False
+        if exiting:
+            self._exit = accepted  # the limit, if the exit's rate goes unanswered (succeeded)
+        elif not queueing and not self.told:
+            self._hold_steady(accepted)
+
+    def _hold_steady(self, accepted: float) -> None:
+        """What the API accepted before this cut, and before the last: about the same, and that
+        is a limit holding still, which the rate comes straight back near. A sliding window
+        (DRF's throttles) banks nothing below its limit, so every second spent climbing back
+        from a cut is lost: one runner, 6,000 rows, a limit of 100/s kept that way: 86% of it
+        over the job with plain AIMD, 91% with this (tests/test_ratelimit.py). A one-second
+        bucket hides the climb (it banks what goes unused), and what it accepts before a cut
+        varies with what it banked: there this rarely holds. Runners that hear each other cut
+        together and keep plain AIMD: raised by each one's own count, their shares drifted
+        apart (1.17x among four, model)."""
+        seen = self._at_cuts
+        seen.append(accepted)
+        # Counts under 25 cannot be told 4% apart: at 12/s (one of eight runners apart), two
+        # equal counts are chance, not a limit holding still.
+        if (
+            len(seen) == STEADY_CUTS
+            and STEADY_SPREAD * min(seen) >= 1
+            and max(seen) <= (1 + STEADY_SPREAD) * min(seen)
+        ):
+            self.good = max(self.rate, min(self.ceiling, STEADY * min(seen)))
 
     def _size(self) -> None:
         """In flight = rate × latency (Little's law) with headroom, within the bounds."""

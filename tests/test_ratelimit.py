@@ -9,6 +9,7 @@ import heapq
 import itertools
 import math
 import random
+import statistics
 from collections.abc import Callable
 from pathlib import Path
 
@@ -114,6 +115,22 @@ class SlidingWindow:
         if len(self.log) >= self.limit:
             return False
         self.log.append(now)
+        return True
+
+
+class FixedWindow:
+    """A server's limit as the simplest ones keep it (a counter per calendar second, as with
+    Redis INCR and EXPIRE): at most ``limit`` accepted in each whole second; no burst banked."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.second, self.count = limit, -1, 0
+
+    def __call__(self, now: float) -> bool:
+        if math.floor(now) != self.second:
+            self.second, self.count = math.floor(now), 0
+        if self.count >= self.limit:
+            return False
+        self.count += 1
         return True
 
 
@@ -317,40 +334,107 @@ def test_503s_in_step_with_the_rate_are_a_rate_signal() -> None:
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 @pytest.mark.parametrize("runners", [2, 4, 8])
-@pytest.mark.parametrize("same_host", [False, True], ids=["hosts", "one-host"])
-def test_neighbours_share_one_limit_fairly_and_use_it_whole(runners: int, seed: int, same_host: bool) -> None:
-    """Issue 19: runners on one account, one 100/s limit, started together, 6,000 rows split
-    between them: together they hold the limit, and none finishes far before the others. On
-    separate hosts each runner needs 429s of its own to learn that the account is full, so the
-    refusals grow with the runners; on one host they hear each other's cuts and the account
-    answers about as many 429s as for one runner. The bounds are what this model shows
-    (bench/RESULTS.md has the real runs)."""
-    share = 6000 // runners
+def test_neighbours_on_one_host_share_one_limit_fairly_and_use_it_whole(runners: int, seed: int) -> None:
+    """Issue 19: runners on one account and one host, one 100/s limit, started together, 6,000
+    rows split between them: they hear each other's cuts, and together they hold the limit,
+    finish together and are refused about as often as one runner. The bounds are what this
+    model shows (bench/RESULTS.md has the real runs)."""
     _, finished, sent, refused = model(
-        Bucket(100), runners=runners, rows=share, seed=seed, same_host=same_host
+        Bucket(100), runners=runners, rows=6000 // runners, seed=seed, same_host=True
     )
     assert 6000 / max(finished) >= 90  # from the first start to the last finish
-    # One host: within the issue's 1.25 with room (the real runs spread more than this model);
-    # slow start used to end at half its rate, and two runners finished 1.22x apart.
-    assert max(finished) / min(finished) <= (1.1 if same_host else 1.45)
-    # A single runner's share in this model is about 1%; one host stays below it, well within
-    # the issue's 2% (slow start ending at half its rate: up to 1.6%; at 0.85 of it: 2.5%).
-    # Hosts apart do not: each runner needs 429s of its own.
-    assert refused / sent <= (0.012 if same_host else 0.02 if runners <= 4 else 0.032)
-
-
-@pytest.mark.parametrize("runners", [1, 4])
-def test_a_drf_throttle_that_banks_no_burst_is_still_mostly_used(runners: int) -> None:
-    """Against DRF's sliding window (no burst banked), each 15% cut is capacity lost where the
-    sandbox's bucket would bank it, and slow start's first 429 comes at 1.4x the limit, not
-    2.75x: the runners hold less of this limit than of a bucket (one runner 86%, against 97%),
-    but not far less, and are refused few requests. A guard, not a target (bench/RESULTS.md)."""
-    _, finished, sent, refused = model(
-        SlidingWindow(100), runners=runners, rows=6000 // runners, same_host=True
-    )
-    assert 6000 / max(finished) >= 85
+    # Within the issue's 1.25 with room (the real runs spread more than this model); slow
+    # start used to end at half its rate, and two runners finished 1.22x apart.
     assert max(finished) / min(finished) <= 1.1
-    assert refused / sent <= 0.01
+    # A single runner's share in this model is about 1%: within the issue's 2% (slow start
+    # ending at half its rate: up to 1.6%; at 0.85 of it: 2.5%).
+    assert refused / sent <= 0.012
+
+
+@pytest.mark.parametrize("runners", [2, 4, 8])
+def test_runners_on_different_hosts_converge_without_hearing_each_other(runners: int) -> None:
+    """Runners that cannot hear each other (pods on several nodes) share the limit by AIMD
+    alone, and each needs 429s of its own to learn that the account is full, so the refusals
+    grow with the runners. Twelve seeds, because one run's spread is mostly luck: over 60
+    seeds, four runners finish 1.21x apart on average, and from 1.0 to 1.5 from one seed to
+    the next. The bounds are what this model shows (bench/RESULTS.md); a pacer that does not
+    converge (multiplicative increase alone) spreads past 2."""
+    runs = [model(Bucket(100), runners=runners, rows=6000 // runners, seed=seed) for seed in range(1, 13)]
+    shares = [6000 / max(finished) for _, finished, _, _ in runs]
+    spreads = [max(finished) / min(finished) for _, finished, _, _ in runs]
+    refused = [refused / sent for _, _, sent, refused in runs]
+    assert min(shares) >= 90 and statistics.mean(shares) >= 94
+    assert statistics.median(spreads) <= 1.35 and max(spreads) <= 1.7
+    assert statistics.mean(refused) <= (0.015 if runners <= 4 else 0.035)
+
+
+@pytest.mark.parametrize("runners", [1, 4, 8])
+@pytest.mark.parametrize("server", [SlidingWindow, FixedWindow])
+def test_a_limit_that_banks_no_burst_is_held_nearly_whole(
+    server: Callable[[int], Callable[[float], bool]], runners: int
+) -> None:
+    """DRF's sliding window (the kelviq service is a DRF one, by its SDK) and a counter per
+    second (the simplest fake API's) bank nothing while the rate is below them, unlike the
+    sandbox's bucket: every second spent climbing back from a cut is lost. One runner held 86%
+    of DRF's and 87.5% of the counter's over a 6,000-row job (70 s and 69 s where the sandbox
+    takes 62 s); now 91-92.5%: slow start goes back up to the limit it saw, and the rate comes
+    straight back near a limit that holds still. Runners on one host: 90-95%."""
+    _, finished, sent, refused = model(server(100), runners=runners, rows=6000 // runners, same_host=True)
+    assert 6000 / max(finished) >= 90
+    assert max(finished) / min(finished) <= 1.1
+    assert refused / sent <= 0.015
+
+
+def test_slow_start_that_ends_below_a_limit_banking_no_burst_goes_back_up_to_it() -> None:
+    """Slow start ends at 0.4 of its rate for a bucket's sake. If the API then accepts that
+    rate for a second and more without a word, nothing was banked, and what it accepted in the
+    second before the 429 was its limit: the rate goes back near it within a second, not in
+    the ten a probe from there takes."""
+    clock = Clock()
+    p = pacer(1000, clock, start=100.0)
+    accept(p, clock, 100, per_second=100)  # a second in which the API accepted 100
+    p.throttled(429)
+    assert p.rate <= 0.4 * 170  # slow start had reached 169/s
+    accept(p, clock, int(2.2 * p.rate), per_second=p.rate)  # then 2.2 s accepted at that rate
+    assert p.rate >= 0.85 * 100  # the former pacer: 70/s, and 85 only after ten seconds
+
+
+def test_slow_start_that_ends_where_a_bucket_still_refuses_stays_down() -> None:
+    """The same exit against a bucket whose burst was spent: 429s go on, and the rate does not
+    go back up to what the burst let through."""
+    clock = Clock()
+    p = pacer(1000, clock, start=140.0)
+    accept(p, clock, 100, per_second=100)
+    p.throttled(429)
+    low = p.rate
+    for _ in range(4):  # a 429 every half second: the exit's rate is still above the limit
+        accept(p, clock, int(p.rate / 2), per_second=p.rate)
+        p.throttled(429)
+    assert p.rate <= low
+
+
+def test_the_rate_comes_straight_back_near_a_limit_that_holds_still() -> None:
+    """The API accepted 100 in the second before each of two cuts: its limit holds still, and
+    after the second cut the rate is back at 95 within a second. With what it accepted moving
+    (100, then 80: a neighbour, or a limit that drops), a cut is a plain 15% one."""
+    clock = Clock()
+    p = pacer(104, clock, start=None)
+    for _ in range(2):
+        accept(p, clock, 100, per_second=100)
+        p.throttled(429)
+        clock.now += 1.0  # the cuts a few seconds apart, each counted over a whole second
+    accept(p, clock, 100, per_second=p.rate)
+    assert p.rate >= 0.95 * 100
+
+    clock = Clock()
+    p = pacer(104, clock, start=None)
+    for accepted in (100, 80):
+        accept(p, clock, accepted, per_second=accepted)
+        p.throttled(429)
+        clock.now += 1.0
+    after = p.rate
+    accept(p, clock, 50, per_second=p.rate)
+    assert p.rate <= after + 1
 
 
 def test_slow_start_ends_below_half_its_rate() -> None:
