@@ -415,10 +415,12 @@ def bench_noise(tmp: Path, n: int, seeds: int) -> None:
     )
 
 
-def neighbours_run(tmp: Path, runners: int, n: int, *, shards: bool) -> tuple[float, float, float]:
-    """``runners`` processes at once against one 100/s limit: (share of the limit from the first
-    start to the last finish, slowest ÷ fastest, share of requests answered 429)."""
-    with SandboxProcess("--latency-ms", "50", "--rate-limit", "100") as server:
+def neighbours_run(
+    tmp: Path, runners: int, n: int, *, shards: bool, style: str = "bucket"
+) -> tuple[float, float, float]:
+    """``runners`` processes at once against one 100/s limit kept in ``style``: (share of the
+    limit from the first start to the last finish, slowest ÷ fastest, share answered 429)."""
+    with SandboxProcess("--latency-ms", "50", "--rate-limit", "100", "--throttle-style", style) as server:
         if shards:
             whole = make_csv(tmp / f"neighbours-{runners}.csv", n)
             plans = [(whole, ("--shard", f"{k}/{runners}")) for k in range(runners)]
@@ -478,6 +480,28 @@ def bench_neighbours(tmp: Path, n: int) -> None:
                 "≥ 90%, ≤ 1.25, 429 ≤ 2%",
                 share >= 0.9 and spread <= 1.25 and refused <= 0.02,
             )
+
+
+def bench_drf(tmp: Path, n: int) -> None:
+    """Beyond the issue's targets, which the sandbox's bucket measures: the same 100/s limit kept
+    as Django REST framework's SimpleRateThrottle keeps it (the kelviq service is a DRF one, by
+    its SDK), which banks nothing below the limit, so every cut costs what the bucket hides."""
+    with SandboxProcess("--latency-ms", "50", "--rate-limit", "100", "--throttle-style", "drf") as server:
+        elapsed, summary = run_cli(tmp, make_csv(tmp / "drf-whole.csv", n), server.base_url, "--no-journal")
+    record(
+        f"DRF throttle, whole job: {n:,} rows at a 100/s SimpleRateThrottle, 50 ms",
+        f"{elapsed:.1f} s (ideal {n / 100:.0f} s)",
+        f"≤ {1.1 * n / 100:.0f} s, as target 5",
+        elapsed <= 1.1 * n / 100 and summary["counts"] == {"created": n},
+    )
+    for runners in (4, 8):
+        share, spread, refused = neighbours_run(tmp, runners, n, shards=True, style="drf")
+        record(
+            f"DRF throttle, neighbours: `--shard K/{runners}` of {n:,} rows, one 100/s limit, 50 ms",
+            f"{share:.0%} of the limit; slowest ÷ fastest {spread:.2f}; {refused:.1%} answered 429",
+            "≥ 90%, ≤ 1.25, 429 ≤ 2%, as target 3",
+            share >= 0.9 and spread <= 1.25 and refused <= 0.02,
+        )
 
 
 def bench_windows(tmp: Path, n: int) -> None:
@@ -941,6 +965,7 @@ def main() -> None:
         ("noise", lambda t: bench_noise(t, 300 if q else 1_000, 3 if q else 10)),
         ("neighbours", lambda t: bench_neighbours(t, 1_500 if q else 6_000)),
         ("windows", lambda t: bench_windows(t, 2_000 if q else 6_000)),
+        ("drf", lambda t: bench_drf(t, 2_000 if q else 6_000)),
         ("excel", lambda t: bench_excel(t, 5_000 if q else 100_000)),
         (
             "workbooks",

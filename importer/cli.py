@@ -41,7 +41,7 @@ from .console import (
 )
 from .errors import ExitCode, ImporterError, UsageError
 from .readers import FORMATS, sniff_format
-from .sandbox.app import DUPLICATE_STYLES, UNKNOWN_STYLES
+from .sandbox.app import DUPLICATE_STYLES, THROTTLE_STYLES, UNKNOWN_STYLES
 from .sandbox.app import ROUTES as SANDBOX_ROUTES
 
 if TYPE_CHECKING:
@@ -933,6 +933,14 @@ def _guarded(fn: Callable[[], T]) -> T:
     help="Requests per second before answering 429 (0: none).",
 )
 @click.option(
+    "--throttle-style",
+    type=click.Choice(THROTTLE_STYLES),
+    default="bucket",
+    show_default=True,
+    help="How --rate-limit is kept: bucket = a token bucket holding one second (unused capacity is "
+    "banked); drf = Django REST framework's SimpleRateThrottle (a sliding one-second log, nothing banked).",
+)
+@click.option(
     "--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of writes answered 500/503."
 )
 @click.option(
@@ -995,6 +1003,7 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
     sandbox_key: str | None,
     latency_ms: float,
     rate_limit: float,
+    throttle_style: str,
     fault_rate: float,
     lose_response_rate: float,
     hang_rate: float,
@@ -1050,6 +1059,7 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
         api_key=key,
         latency_ms=latency_ms,
         rate_limit=rate_limit or None,
+        throttle_style=throttle_style,
         fault_rate=fault_rate,
         lose_response_rate=lose_response_rate,
         seed=seed,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from unittest.mock import patch
 
 import pytest
 
@@ -18,6 +19,7 @@ from importer.console import print_summary
 from importer.pipeline import run_import
 from importer.progress import LiveProgress
 from importer.sandbox import DEFAULT_KEY, SandboxOptions, SandboxServer
+from importer.sandbox.app import SandboxApp
 from importer.timeline import Timeline
 from tests.test_nightly import make_csv
 
@@ -75,3 +77,38 @@ def test_sporadic_server_errors_are_faults_not_a_limit(tmp_path: Path) -> None:
     assert summary.rate_limit_found is None and summary.cuts == 0 and summary.rate_signals == 0
     assert summary.faults == faults
     assert "server errors read as faults" in summary.pace
+
+
+def test_a_drf_style_throttle_is_found_and_every_row_lands_once(tmp_path: Path) -> None:
+    """Relies on: over its limit the API answers 429 with Retry-After, kept as Django REST
+    framework's SimpleRateThrottle keeps it (a log of the requests let through, nothing banked:
+    `sandbox --throttle-style drf`), the throttle the kelviq service most likely runs."""
+    source = make_csv(tmp_path / "in.csv", 400)
+    with SandboxServer(SandboxOptions(rate_limit=60, throttle_style="drf")) as server:
+        config = ImportConfig(
+            input=source, base_url=server.base_url, api_key=DEFAULT_KEY, use_journal=False,
+            report_dir=tmp_path / "report",
+        )  # fmt: skip
+        summary = run_import(config)
+        assert max(server.app.creates_by_id.values()) == 1
+        refused = server.app.requests["429"]
+    assert summary.counts == {"created": 400}
+    assert refused >= 1 and summary.throttled == refused
+    assert summary.rate_limit_found is not None and 30 <= summary.rate_limit_found <= 90
+
+
+def test_the_sandboxs_drf_throttle_banks_nothing_where_its_bucket_banks_a_second() -> None:
+    """The two ways the sandbox keeps a 60/s limit, on explicit times: after two seconds at
+    30/s, a burst of 60 at once. The bucket has banked the unused half and lets all 60 through;
+    DRF's log still holds 29 of the last second's requests and lets 31 through, then says when
+    to retry."""
+    for style, let_through in (("bucket", 60), ("drf", 31)):
+        app = SandboxApp(SandboxOptions(rate_limit=60, throttle_style=style))
+        app._t0, app._last = 0.0, 0.0
+        for i in range(60):  # two seconds at 30/s
+            with patch("importer.sandbox.app.time.monotonic", return_value=i / 30):
+                assert app._rate_limited() is None
+        with patch("importer.sandbox.app.time.monotonic", return_value=2.0):
+            waits = [app._rate_limited() for _ in range(60)]
+        assert waits.count(None) == let_through, style
+        assert all(w is not None and 0 < w <= 1 for w in waits[let_through:])

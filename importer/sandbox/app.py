@@ -18,7 +18,7 @@ import random
 import re
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass, field
 from typing import Any, NoReturn
@@ -29,6 +29,7 @@ __all__ = [
     "DUPLICATE_STYLES",
     "PREFIX",
     "ROUTES",
+    "THROTTLE_STYLES",
     "UNKNOWN_STYLES",
     "SandboxApp",
     "SandboxOptions",
@@ -52,6 +53,10 @@ UNKNOWN_STYLES = ("404", "400")
 # "spec": the spec's routes and nothing more, with Django REST framework's defaults (a method
 # the route lacks is 405, unknown fields are ignored), as the published contract allows.
 ROUTES = ("all", "spec")
+# How --rate-limit is kept: "bucket", a token bucket holding one second (what goes unused is
+# banked, up to a second's worth); "drf", Django REST framework's SimpleRateThrottle: a log of
+# the requests it let through, at most the limit in any second, nothing banked.
+THROTTLE_STYLES = ("bucket", "drf")
 _ADDRESS_FIELDS = {"country", "line1", "line2", "postalCode", "city", "state"}
 _NULLABLE_ADDRESS = {"line2"}
 _CREATE_FIELDS = {"customerId", "email", "name", "metadata", "billingAddress"}
@@ -66,6 +71,7 @@ class SandboxOptions:
     api_key: str = DEFAULT_KEY
     latency_ms: float = 0.0
     rate_limit: float | None = None  # requests per second before answering 429
+    throttle_style: str = "bucket"  # how the limit is kept: THROTTLE_STYLES
     fault_rate: float = 0.0  # share of write requests answered 500 or 503
     lose_response_rate: float = 0.0  # share of successful writes whose answer is never sent
     hang_rate: float = 0.0  # share of writes that are applied, then answered only after hang_s
@@ -115,6 +121,7 @@ class SandboxApp:
     def __post_init__(self) -> None:
         self._random = random.Random(self.options.seed)
         self._tokens = self.options.rate_limit or 0.0
+        self._history: deque[float] = deque()  # "drf": times of the requests let through, last second
         self._last = time.monotonic()
         self._t0: float | None = None  # the first API request: second 0 of the windows and changes
 
@@ -275,7 +282,8 @@ class SandboxApp:
         return self._t0
 
     def _rate_limited(self) -> float | None:
-        """Token bucket holding one second of requests; returns seconds to wait, or None."""
+        """Token bucket holding one second of requests, or DRF's log; returns seconds to wait,
+        or None."""
         now = time.monotonic()
         rate = self.options.rate_limit
         for at, limit in self.options.rate_changes:
@@ -283,12 +291,26 @@ class SandboxApp:
                 rate = limit
         if not rate:
             return None
+        if self.options.throttle_style == "drf":
+            return self._drf_throttled(now, rate)
         self._tokens = min(rate, self._tokens + (now - self._last) * rate)
         self._last = now
         if self._tokens >= 1:
             self._tokens -= 1
             return None
         return (1 - self._tokens) / rate
+
+    def _drf_throttled(self, now: float, rate: float) -> float | None:
+        """SimpleRateThrottle with a one-second duration: ``allow_request`` and ``wait``, as
+        rest_framework/throttling.py has them (a refused request is not logged)."""
+        history = self._history
+        while history and history[0] <= now - 1.0:
+            history.popleft()
+        if len(history) < rate:
+            history.append(now)
+            return None
+        remaining = 1.0 - (now - history[0]) if history else 1.0
+        return remaining / max(1.0, rate - len(history) + 1)
 
     # --- the three endpoints ---------------------------------------------------------------
 
