@@ -18,7 +18,7 @@ from importer.config import ImportConfig
 from importer.console import print_summary
 from importer.pipeline import run_import
 from importer.progress import LiveProgress
-from importer.sandbox import DEFAULT_KEY, SandboxOptions, SandboxServer
+from importer.sandbox import DEFAULT_KEY, SandboxOptions, SandboxProcess, SandboxServer
 from importer.sandbox.app import SandboxApp
 from importer.timeline import Timeline
 from tests.test_nightly import make_csv
@@ -84,14 +84,15 @@ def test_a_drf_style_throttle_is_found_and_every_row_lands_once(tmp_path: Path) 
     framework's SimpleRateThrottle keeps it (a log of the requests let through, nothing banked:
     `sandbox --throttle-style drf`), the throttle the kelviq service most likely runs."""
     source = make_csv(tmp_path / "in.csv", 400)
-    with SandboxServer(SandboxOptions(rate_limit=60, throttle_style="drf")) as server:
+    with SandboxProcess("--rate-limit", "60", "--throttle-style", "drf") as server:
         config = ImportConfig(
             input=source, base_url=server.base_url, api_key=DEFAULT_KEY, use_journal=False,
             report_dir=tmp_path / "report",
         )  # fmt: skip
         summary = run_import(config)
-        assert max(server.app.creates_by_id.values()) == 1
-        refused = server.app.requests["429"]
+        stats = server.stats()
+        refused = stats["requests"]["429"]
+    assert stats["most_creates_of_one_customer"] == 1
     assert summary.counts == {"created": 400}
     assert refused >= 1 and summary.throttled == refused
     assert summary.rate_limit_found is not None and 30 <= summary.rate_limit_found <= 90
