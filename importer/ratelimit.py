@@ -40,7 +40,7 @@ How the rate moves, TCP congestion control in requests per second (every figure 
   and after a cut the rate comes straight back to ``STEADY`` of it, then probes as above. A
   limit kept as a sliding window, as Django REST framework's throttles keep it, banks nothing
   while the rate is below it: the seconds spent climbing back from a cut were lost (one runner
-  held 86% of such a limit over a job; 91% now). Runners that hear each other keep plain AIMD,
+  held 86% of such a limit over a job; 92% now). Runners that hear each other keep plain AIMD,
   which is what keeps their shares equal.
 - **Quota windows**: a cut in which nearly nothing was accepted is a window (or a pause), not a
   lower limit: the rate to come back to (``good``) stands, and once the API accepts again the
@@ -85,7 +85,7 @@ SLOW_START_EXIT = 0.4  # the rate's share left when a rate signal ends slow star
 EXIT_QUIET = 1.5  # seconds without a rate signal after slow start that show its limit banks no burst
 STEADY_CUTS = 2  # limit-cuts at which the API accepted about the same: a limit that holds still
 STEADY_SPREAD = 0.04  # ... "about the same": the most over the least, less one
-STEADY = 0.95  # the share of a limit that holds still that the rate comes back to after a cut
+STEADY = 0.97  # the share of a limit that holds still that the rate comes back to after a cut
 
 
 @dataclass
@@ -369,7 +369,7 @@ class Pacer:
         is a limit holding still, which the rate comes straight back near. A sliding window
         (DRF's throttles) banks nothing below its limit, so every second spent climbing back
         from a cut is lost: one runner, 6,000 rows, a limit of 100/s kept that way: 86% of it
-        over the job with plain AIMD, 91% with this (tests/test_ratelimit.py). A one-second
+        over the job with plain AIMD, 92% with this (tests/test_ratelimit.py). A one-second
         bucket hides the climb (it banks what goes unused), and what it accepts before a cut
         varies with what it banked: there this rarely holds. Runners that hear each other cut
         together and keep plain AIMD: raised by each one's own count, their shares drifted
