@@ -4,12 +4,14 @@ A runner cannot see its neighbours: each learns that the account is full only fr
 own, so with eight runners every one of them needs its own refusals, and the account answers
 four times as many 429s as for one runner (bench/RESULTS.md). Runners on the same machine with
 the same API URL and key share a signal instead: the one that is told to slow down says so,
-and the others cut at once, as one runner would. Cutting together also keeps their shares
-equal (each cuts the same share of its own rate).
+with the rate it cut to, and the others cut at once, as one runner would. Cutting together
+also keeps their shares equal (each cuts the same share of its own rate); a runner far below
+the rate told (one that started late) climbs to it instead (ratelimit.py).
 
-The signal is one empty file whose modification time is the last cut: ``os.utime`` writes it
-atomically and ``os.stat`` reads it, so there is no lock, no daemon and no state that a crashed
-runner could leave wrong. It lives in a directory of this user's (mode 0700) in the temporary
+The signal is one small file: its modification time is the last cut, its text the rate cut to.
+It is written whole to a temporary name and renamed over the last one (``os.replace``, atomic),
+and read after ``os.stat`` shows a newer one, so there is no lock, no daemon and no state that a
+crashed runner could leave wrong. It lives in a directory of this user's (mode 0700) in the temporary
 directory, or in ``$KELVIQ_IMPORT_PACE_DIR`` when that is set: runners in separate containers on
 one machine each have their own temporary directory and hear each other only through a volume
 they share. The file is named by a digest of the API URL and the key, never the key itself.
@@ -35,31 +37,38 @@ PACE_DIR_ENV = "KELVIQ_IMPORT_PACE_DIR"  # the signal's directory, when not the 
 
 
 class Neighbours:
-    """``tell()`` after a cut made on the API's own word; ``heard()`` is true once for each
-    cut another runner told since the last look."""
+    """``tell(rate)`` after a cut made on the API's own word; ``heard()`` gives, once for each
+    cut another runner told since the last look, the rate it cut to (0.0 when it did not say,
+    as a runner of an earlier version does), else None."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._seen = self._stamp()
         self._next_look = 0.0
 
-    def tell(self) -> None:
+    def tell(self, rate: float) -> None:
+        fresh = self.path.with_name(f"{self.path.name}.{os.getpid()}")
         try:
-            self.path.touch(mode=0o600)
-            os.utime(self.path)
+            fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as out:
+                out.write(f"{rate:.3f}")
+            fresh.replace(self.path)  # atomic: a reader sees the old text or the new, whole
             self._seen = self._stamp()  # our own signal is not news to us
         except OSError:
             pass  # a read-only or full disk: the runner still paces itself
 
-    def heard(self, now: float) -> bool:
+    def heard(self, now: float) -> float | None:
         if now < self._next_look:
-            return False
+            return None
         self._next_look = now + POLL
         stamp = self._stamp()
-        if stamp > self._seen:
-            self._seen = stamp
-            return True
-        return False
+        if stamp <= self._seen:
+            return None
+        self._seen = stamp
+        try:
+            return max(0.0, float(self.path.read_text()))
+        except (OSError, ValueError):
+            return 0.0  # told, but not the rate (an empty file, or gone since the stat)
 
     def _stamp(self) -> int:
         try:
