@@ -9,9 +9,9 @@ also keeps their shares equal (each cuts the same share of its own rate); a runn
 the rate told (one that started late) climbs to it instead (ratelimit.py).
 
 The signal is one small file: its modification time is the last cut, its text the rate cut to.
-It is written whole to a temporary name and renamed over the last one (``os.replace``, atomic),
-and read after ``os.stat`` shows a newer one, so there is no lock, no daemon and no state that a
-crashed runner could leave wrong. It lives in a directory of this user's (mode 0700) in the temporary
+It is written whole to a temporary name and renamed over the last one (atomic), and read after
+``os.stat`` shows a newer one, so there is no lock, no daemon and no state that a crashed
+runner could leave wrong. It lives in a directory of this user's (mode 0700) in the temporary
 directory, or in ``$KELVIQ_IMPORT_PACE_DIR`` when that is set: runners in separate containers on
 one machine each have their own temporary directory and hear each other only through a volume
 they share. The file is named by a digest of the API URL and the key, never the key itself.
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import os
 import tempfile
 from pathlib import Path
@@ -66,9 +67,10 @@ class Neighbours:
             return None
         self._seen = stamp
         try:
-            return max(0.0, float(self.path.read_text()))
+            rate = float(self.path.read_text())
         except (OSError, ValueError):
             return 0.0  # told, but not the rate (an empty file, or gone since the stat)
+        return rate if math.isfinite(rate) and rate > 0 else 0.0
 
     def _stamp(self) -> int:
         try:

@@ -641,6 +641,8 @@ def test_a_neighbours_signal_reaches_the_other_runners_once(tmp_path: Path) -> N
     assert other.heard(1.0) == 42.5 and other.heard(2.0) is None and one.heard(1.0) is None
     (tmp_path / "pace").write_text("")  # as a runner of an earlier version leaves it: told, no rate
     assert other.heard(3.0) == 0.0
+    (tmp_path / "pace").write_text("inf")  # nothing to climb to
+    assert other.heard(4.0) == 0.0
 
 
 def test_the_signal_is_named_by_a_digest_in_a_private_directory(tmp_path: Path) -> None:
