@@ -232,6 +232,8 @@ class KelviqClient:
         return self
 
     async def __aexit__(self, *exc: object) -> None:
+        if self.pacer is not None:
+            self.pacer.leave()  # runners on this host sharing the account take up its share
         await self._transport.aclose()
 
     async def create(self, payload: Mapping[str, Any]) -> Outcome:

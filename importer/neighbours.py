@@ -6,9 +6,12 @@ four times as many 429s as for one runner (bench/RESULTS.md). Runners on the sam
 the same API URL and key share a signal instead: the one that is told to slow down says so,
 with the rate it cut to, and the others cut at once, as one runner would. Cutting together
 also keeps their shares equal (each cuts the same share of its own rate); a runner far below
-the rate told (one that started late) climbs to it instead (ratelimit.py).
+the rate told (one that started late) climbs to it instead (ratelimit.py). A runner that
+finishes says so too, and the others probe for the share it leaves at once, where they would
+otherwise wait out a quiet spell to learn it.
 
-The signal is one small file: its modification time is the last cut, its text the rate cut to.
+The signal is one small file: its modification time is the last cut (or leaving), its text
+what it was and the rate (``cut 12.500``, ``left 12.500``).
 It is written whole to a temporary name and renamed over the last one (atomic), and read after
 ``os.stat`` shows a newer one, so there is no lock, no daemon and no state that a crashed
 runner could leave wrong. It lives in a directory of this user's (mode 0700) in the temporary
@@ -27,38 +30,49 @@ import logging
 import math
 import os
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 from .logs import event
 
-__all__ = ["PACE_DIR_ENV", "Neighbours", "neighbours_for"]
+__all__ = ["PACE_DIR_ENV", "Heard", "Neighbours", "neighbours_for"]
 
 POLL = 0.02  # seconds between looks at the signal, at most
 PACE_DIR_ENV = "KELVIQ_IMPORT_PACE_DIR"  # the signal's directory, when not the temporary one
 
 
+@dataclass(frozen=True)
+class Heard:
+    """What another runner told: it cut to ``rate`` on the API's word, or (``left``) it
+    finished at ``rate`` and sends no more. ``rate`` is 0.0 when it did not say (a runner of an
+    earlier version leaves the file empty)."""
+
+    rate: float = 0.0
+    left: bool = False
+
+
 class Neighbours:
-    """``tell(rate)`` after a cut made on the API's own word; ``heard()`` gives, once for each
-    cut another runner told since the last look, the rate it cut to (0.0 when it did not say,
-    as a runner of an earlier version does), else None."""
+    """``tell(rate)`` after a cut made on the API's own word, ``tell(rate, left=True)`` when
+    this runner is done; ``heard()`` gives, once for each signal another runner gave since the
+    last look, what it said, else None."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
         self._seen = self._stamp()
         self._next_look = 0.0
 
-    def tell(self, rate: float) -> None:
+    def tell(self, rate: float, *, left: bool = False) -> None:
         fresh = self.path.with_name(f"{self.path.name}.{os.getpid()}")
         try:
             fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
-                out.write(f"{rate:.3f}")
+                out.write(f"{'left' if left else 'cut'} {rate:.3f}")
             fresh.replace(self.path)  # atomic: a reader sees the old text or the new, whole
             self._seen = self._stamp()  # our own signal is not news to us
         except OSError:
             pass  # a read-only or full disk: the runner still paces itself
 
-    def heard(self, now: float) -> float | None:
+    def heard(self, now: float) -> Heard | None:
         if now < self._next_look:
             return None
         self._next_look = now + POLL
@@ -67,10 +81,15 @@ class Neighbours:
             return None
         self._seen = stamp
         try:
-            rate = float(self.path.read_text())
-        except (OSError, ValueError):
-            return 0.0  # told, but not the rate (an empty file, or gone since the stat)
-        return rate if math.isfinite(rate) and rate > 0 else 0.0
+            said = self.path.read_text().split()
+        except OSError:
+            return Heard()  # told, but not what (gone since the stat)
+        left = said[:1] == ["left"]
+        try:
+            rate = float(said[1]) if len(said) == 2 else 0.0
+        except ValueError:
+            rate = 0.0
+        return Heard(rate if math.isfinite(rate) and rate > 0 else 0.0, left=left)
 
     def _stamp(self) -> int:
         try:

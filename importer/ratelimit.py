@@ -53,7 +53,8 @@ How the rate moves, TCP congestion control in requests per second (every figure 
 runners of this user on this machine that send with the same URL and key, with the rate it cut
 to, and they cut too, as one runner would: each no longer needs 429s of its own to learn that
 the account is full. A runner well below that rate (one that started late) did not fill the
-account: it climbs to the teller's rate instead of cutting.
+account: it climbs to the teller's rate instead of cutting. A runner that finishes says so,
+and the others probe for its share at once.
 
 ``Retry-After`` is the client's business and always wins for the request it answered.
 
@@ -72,7 +73,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from .neighbours import Neighbours
+    from .neighbours import Heard, Neighbours
 
 __all__ = ["AUTO_CEILING", "AUTO_CONCURRENCY", "AUTO_START", "Pacer"]
 
@@ -242,14 +243,28 @@ class Pacer:
         self.throttled_answers += 1
         self._signal(now)
 
-    def _told(self, now: float, rate: float) -> None:
-        """A neighbour cut to ``rate`` (0: it did not say) on the API's word. A runner well below
+    def leave(self) -> None:
+        """This runner sends no more: its neighbours may take up its share."""
+        if self.neighbours is not None and self.adaptive:
+            self.neighbours.tell(self.rate, left=True)
+
+    def _told(self, now: float, heard: Heard) -> None:
+        """A neighbour finished, or cut to ``heard.rate`` (0: it did not say) on the API's word.
+        Finished: its share is free, and the increase doubles from now as after a quiet spell,
+        twice over, where it waited out this runner's usual spell first (up to 4 s; model, four
+        runners of which two finish early: 94.8-96.5% of the limit over the job, 98.5-99.6%
+        with this). Cut: a runner well below
         that rate did not fill the account: it ends slow start and climbs to the neighbour's rate
         instead of cutting. Cut as well, a runner that started late sat at a fraction of the
         others' rate, a gap AIMD closes by 15% a cut (model, eight runners started over 2 s
         finished 1.31-1.41x apart; 1.06-1.18x with this). Otherwise it cuts, as one runner
         would."""
         self.heard = True
+        rate = heard.rate
+        if heard.left:
+            usual = max(self.quiet, min(2.0 * self._spell, self.quiet_most))
+            self._last_signal = min(self._last_signal, now - usual - 2.0 * self.quiet)
+            return
         if rate > 0 and self.rate < self.decrease * rate:
             self._last_signal = now
             self.slow_start = False
