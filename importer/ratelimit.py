@@ -41,8 +41,9 @@ How the rate moves, TCP congestion control in requests per second (every figure 
   and after a cut the rate comes straight back to ``STEADY`` of it, then probes as above. A
   limit kept as a sliding window, as Django REST framework's throttles keep it, banks nothing
   while the rate is below it: the seconds spent climbing back from a cut were lost (one runner
-  held 86% of such a limit over a job; 92% now). Runners that hear each other keep plain AIMD,
-  which is what keeps their shares equal.
+  held 86% of such a limit over a job; 92% now). Runners that hear each other compare the
+  rates they cut from instead, taken midway to the teller's so that the shares stay equal,
+  and near such a limit probe by a share of their rate (as one runner, together).
 - **Quota windows**: a cut in which nearly nothing was accepted is a window (or a pause), not a
   lower limit: the rate to come back to (``good``) stands, and once the API accepts again the
   rate doubles every ``recover_doubling`` seconds back to it. The first cut of a window looks
@@ -90,6 +91,7 @@ EXIT_QUIET = 1.5  # seconds without a rate signal after slow start that show its
 STEADY_CUTS = 2  # limit-cuts at which the API accepted about the same: a limit that holds still
 STEADY_SPREAD = 0.04  # ... "about the same": the most over the least, less one
 STEADY = 0.97  # the share of a limit that holds still that the rate comes back to after a cut
+STEADY_PROBE = 0.005  # share of its rate a runner that hears neighbours gains a second near it
 
 
 @dataclass
@@ -141,7 +143,9 @@ class Pacer:
     _spell: float = field(default=0.0, init=False)  # moving mean of the time between limit-cuts
     _last_limit: float | None = field(default=None, init=False)
     _good_before: float | None = field(default=None, init=False)  # good before the last limit-cut
+    _last_window: float = field(default=float("-inf"), init=False)  # the last window-cut
     _since_cut: int = field(default=0, init=False)  # successes since the last cut
+    _steady: bool = field(default=False, init=False)  # runners that hear each other: near a steady limit
     _exit: float | None = field(default=None, init=False)  # accepted as slow start ended (succeeded)
     _at_cuts: deque[float] = field(default_factory=lambda: deque(maxlen=STEADY_CUTS), init=False)
     _accepted: deque[float] = field(default_factory=deque, init=False)  # success times, last 1 s
@@ -259,6 +263,8 @@ class Pacer:
         others' rate, a gap AIMD closes by 15% a cut (model, eight runners started over 2 s
         finished 1.31-1.41x apart; 1.06-1.18x with this). Otherwise it cuts, as one runner
         would."""
+        if not self.heard:
+            self._at_cuts.clear()  # counts of its own, where a group's rates are compared now
         self.heard = True
         rate = heard.rate
         if heard.left:
@@ -270,11 +276,12 @@ class Pacer:
             self.slow_start = False
             self.good = max(self.good or 0.0, min(self.ceiling, rate))
             return
-        self._signal(now, told=True)
+        self._signal(now, told=True, teller=rate / self.decrease if rate > 0 else 0.0)
 
-    def _signal(self, now: float, *, told: bool = False) -> None:
+    def _signal(self, now: float, *, told: bool = False, teller: float = 0.0) -> None:
         """A rate signal (a 429, 503s in step, answers queueing, or a neighbour's cut when
-        ``told``): cut, unless one was just made."""
+        ``told``; ``teller``: that neighbour's rate before its cut, when it said): cut, unless
+        one was just made."""
         self._last_signal = now
         since = now - self._last_cut
         # Cuts far enough apart to tell something: one overload answers every request then in
@@ -299,11 +306,15 @@ class Pacer:
             # sooner), but not from three: runners on different hosts each took such a cut at
             # random in the second after slow start and finished up to 1.4x apart (model).
             counted = since >= 1.0 or successes >= COUNTED or (not self.heard and successes >= LONE_COUNTED)
-            self._limit(accepted, counted=counted)
+            # The rate that met the limit, for a runner that hears neighbours: its own, or midway
+            # to the teller's, which draws the group's rates together (see _hold_steady).
+            before = (self.rate + teller) / 2 if teller > 0 else self.rate
+            self._limit(accepted, counted=counted, before=before)
         else:
             # A window or a pause: the good rate stands, and slow start goes on after it. A
             # limit-cut just before was this window's first answer: it did not lower the limit.
             self.windows += 1
+            self._last_window = now
             if self._good_before is not None and since < EPISODE:
                 self.good, self._good_before = self._good_before, None
             self.rate = max(self.floor, self.rate * self.window_decrease)
@@ -351,7 +362,12 @@ class Pacer:
         # sharing has grown (a neighbour finished, a window ended).
         usual = max(self.quiet, min(2.0 * self._spell, self.quiet_most))
         quiet = now - self._last_signal - usual
-        return step * 2.0 ** min(quiet / self.quiet, 20.0) if quiet > 0 else step
+        if quiet > 0:
+            growth: float = 2.0 ** min(quiet / self.quiet, 20.0)
+            return step * growth
+        # Near a limit that holds still, runners that hear each other probe as one runner would:
+        # eight adding 0.5/s each found the limit again within a second of coming back to it.
+        return STEADY_PROBE * self.rate if self._steady else step
 
     # --- latency and concurrency ----------------------------------------------------------
 
@@ -365,22 +381,35 @@ class Pacer:
         """The API answers far slower than it did when quiet: requests wait in its queue."""
         return self._samples >= 50 and self._latency > 2 * self._latency_min + 0.05
 
-    def _limit(self, accepted: float, *, queueing: bool = False, counted: bool = True) -> None:
+    def _limit(
+        self, accepted: float, *, queueing: bool = False, counted: bool = True, before: float = 0.0
+    ) -> None:
         """The API accepts about ``accepted`` a second (told by a rate signal, or by queueing):
-        the rate goes to ``decrease`` of it, and that is the rate to come back to after a window."""
+        the rate goes to ``decrease`` of it, and that is the rate to come back to after a window.
+        ``before``: the rate that met the limit (see _signal)."""
         now = self.clock()
         if self._last_limit is not None:
             self._spell += 0.3 * (min(now - self._last_limit, 60.0) - self._spell)
         self._last_limit = now
         self.limit_found = self.verified = accepted
-        self._good_before = None if queueing else self.good
+        # A limit met again soon after a window: that was no window, but a limit lower than the
+        # good rate, which a sliding window (DRF's) shows as a second of refusing everything
+        # while its log of the higher rate runs out. Read as a window, the good rate came back
+        # each time: one runner against such a limit dropped from 100/s to 30/s had a third of
+        # its requests refused for as long as it ran (model); now the rate follows what was
+        # accepted since, and a window-cut does not bring the former good rate back.
+        after_window = now - self._last_window < EPISODE
+        self._good_before = None if queueing or after_window else self.good
         exiting = self.slow_start and not queueing
         # The same share of every runner's own rate (what makes shares converge); only when the
         # API accepted far less than was sent (a rate asked for far above the limit, the end of
         # slow start) does what it accepted set the new rate: a count over a second is too noisy
         # to cut by otherwise.
         # ``counted``: ``accepted`` is worth cutting to (see _signal).
-        base = self.rate if accepted >= 0.5 * self.rate or not counted else accepted
+        if after_window and counted and not self.heard:
+            base = min(self.rate, accepted)
+        else:
+            base = (before or self.rate) if accepted >= 0.5 * self.rate or not counted else accepted
         rate = self.decrease * base
         if exiting:
             # Slow start doubles the rate every second, and an API's one-second bucket lets the
@@ -397,29 +426,46 @@ class Pacer:
         self.slow_start = False
         if exiting:
             self._exit = accepted  # the limit, if the exit's rate goes unanswered (succeeded)
-        elif not queueing and not self.heard:
+        elif queueing:
+            pass
+        elif not self.heard:
             self._hold_steady(accepted)
+        elif accepted >= 0.75 * before:
+            self._hold_steady(before, rates=True)
+        else:  # far less accepted than sent: the limit moved, whatever the rates say
+            self._at_cuts.clear()
+            self._steady = False
 
-    def _hold_steady(self, accepted: float) -> None:
+    def _hold_steady(self, accepted: float, *, rates: bool = False) -> None:
         """What the API accepted before this cut, and before the last: about the same, and that
         is a limit holding still, which the rate comes straight back near. A sliding window
         (DRF's throttles) banks nothing below its limit, so every second spent climbing back
         from a cut is lost: one runner, 6,000 rows, a limit of 100/s kept that way: 86% of it
         over the job with plain AIMD, 92% with this (tests/test_ratelimit.py). A one-second
         bucket hides the climb (it banks what goes unused), and what it accepts before a cut
-        varies with what it banked: there this rarely holds. Runners that hear each other cut
-        together and keep plain AIMD: raised by each one's own count, their shares drifted
-        apart (1.17x among four, model)."""
+        varies with what it banked: there this rarely holds.
+
+        Runners that hear each other (``rates``) compare rates, not counts: each one's share is
+        too small to count 4% apart, and raised by each one's own count, their shares drifted
+        apart (1.17x among four, model). The rate that met the limit is taken midway to the
+        teller's (see _signal), so every group cut draws the shares together, which the fast
+        way back would otherwise keep apart; near the limit they then probe as one runner
+        (STEADY_PROBE). Eight runners on one host against DRF's window, model: 90-91% of the
+        limit over a 6,000-row job with plain AIMD, 93-94% with this; real runs, 86-89%
+        (bench/RESULTS.md)."""
         seen = self._at_cuts
         seen.append(accepted)
         # Counts under 25 cannot be told 4% apart: at 12/s (one of eight runners apart), two
-        # equal counts are chance, not a limit holding still.
+        # equal counts are chance, not a limit holding still. A rate is not a count.
         if (
             len(seen) == STEADY_CUTS
-            and STEADY_SPREAD * min(seen) >= 1
+            and (rates or STEADY_SPREAD * min(seen) >= 1)
             and max(seen) <= (1 + STEADY_SPREAD) * min(seen)
         ):
             self.good = max(self.rate, min(self.ceiling, STEADY * min(seen)))
+            self._steady = rates
+        else:
+            self._steady = False
 
     def _size(self) -> None:
         """In flight = rate × latency (Little's law) with headroom, within the bounds."""

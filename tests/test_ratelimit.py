@@ -203,6 +203,35 @@ def test_a_limit_that_drops_is_followed_within_seconds() -> None:
     assert p.rate <= 36
 
 
+@pytest.mark.parametrize("runners", [1, 4])
+def test_a_limit_kept_as_a_sliding_window_that_drops_is_followed(runners: int) -> None:
+    """DRF's window, from 100/s to 30/s: it refuses everything for most of a second while its
+    log of the higher rate runs out, which reads as a quota window, and a window brought the
+    former good rate back each time. One runner was refused a third of its requests (16 a
+    second) for as long as it ran after the drop; four on one host, 41-47%. Now the rate
+    follows what the API accepts."""
+
+    class Dropping(SlidingWindow):
+        def __call__(self, now: float) -> bool:
+            if now - 100.0 >= 25:
+                self.limit = 30
+            return super().__call__(now)
+
+    sent: list[tuple[float, bool]] = []
+    server = Dropping(100)
+
+    def answer(now: float) -> bool:
+        accepted = server(now)
+        sent.append((now - 100.0, accepted))
+        return accepted
+
+    model(answer, runners=runners, rows=3000 // runners, same_host=True)
+    after = [accepted for t, accepted in sent if t >= 25]
+    assert after.count(False) / len(after) <= (0.15 if runners == 1 else 0.3)  # 8-27% now
+    later = [accepted for t, accepted in sent if t >= 35]
+    assert later.count(False) / len(later) <= 0.05  # 32-41% before
+
+
 def test_slow_start_ends_where_the_api_starts_queueing() -> None:
     """No 429 at all, but answers slow down from 10 ms to 200 ms past 80 requests/s."""
     clock = Clock()
@@ -372,7 +401,8 @@ def test_a_runner_that_starts_late_catches_up_with_its_neighbours(runners: int, 
     took = [end - 2.0 * i / (runners - 1) for i, end in enumerate(finished)]  # each from its own start
     assert 6000 / max(finished) >= 90
     assert max(took) / min(took) <= 1.25
-    assert refused / sent <= 0.012
+    # The issue's 2%, with room; over 12 seeds this model's mean is 0.9% (at most 1.25%).
+    assert refused / sent <= 0.015
 
 
 @pytest.mark.parametrize("runners", [2, 4, 8])
@@ -404,9 +434,11 @@ def test_a_limit_that_banks_no_burst_is_held_nearly_whole(
     sandbox's bucket: every second spent climbing back from a cut is lost. One runner held 86%
     of DRF's and 87.5% of the counter's over a 6,000-row job (70 s and 69 s where the sandbox
     takes 62 s); now 92-93%: slow start goes back up to the limit it saw, and the rate comes
-    straight back near a limit that holds still. Runners on one host: 90-95%."""
+    straight back near a limit that holds still. Runners on one host kept plain AIMD and held
+    90.9-93.2% (95.0% for eight against the counter); now they come back near it as a group,
+    their rates drawn together at each cut: 94-96%."""
     _, finished, sent, refused = model(server(100), runners=runners, rows=6000 // runners, same_host=True)
-    assert 6000 / max(finished) >= 90
+    assert 6000 / max(finished) >= (90 if runners == 1 else 93.5)
     assert max(finished) / min(finished) <= 1.1
     assert refused / sent <= 0.015
 
