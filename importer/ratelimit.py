@@ -348,6 +348,8 @@ class Pacer:
             # a word: its limit banks no burst (a one-second bucket would still be refusing the
             # overshoot), so what it accepted in the second before the signal was the limit.
             self.good = max(self.good or 0.0, min(self.ceiling, self.decrease * self._exit))
+            if not self.heard:  # one of the counts that show a limit holding still (_hold_steady)
+                self._at_cuts.append(self._exit)
             self._exit = None
         elif self.good is not None and self.rate < self.good:
             self.rate = min(self.good, self.rate + _LN2 / self.recover_doubling)

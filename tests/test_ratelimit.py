@@ -457,6 +457,24 @@ def test_slow_start_that_ends_below_a_limit_banking_no_burst_goes_back_up_to_it(
     assert p.rate >= 0.85 * 100  # the former pacer: 70/s, and 85 only after ten seconds
 
 
+def test_the_first_cut_after_such_a_slow_start_comes_straight_back_near_the_limit() -> None:
+    """What slow start's exit showed to be the limit counts as the first of the two cuts that
+    show a limit holding still: the next cut at about the same count comes straight back near
+    it. The former pacer needed two more cuts, climbing back from 85% at 0.5/s after the first
+    (seconds 13-21 of the whole job against DRF's throttle at 89-93/s)."""
+    clock = Clock()
+    p = pacer(1000, clock, start=100.0)
+    accept(p, clock, 100, per_second=100)
+    p.throttled(429)
+    accept(p, clock, int(2.2 * p.rate), per_second=p.rate)  # silence: the limit banks nothing
+    while p.rate < 99:  # the rate climbs back to the limit, and meets it
+        accept(p, clock, 10, per_second=p.rate)
+    accept(p, clock, 99, per_second=99)  # a second in which the API accepted 99
+    p.throttled(429)
+    accept(p, clock, 50, per_second=p.rate)  # half a second later
+    assert p.rate >= 0.95 * 99
+
+
 def test_slow_start_that_ends_where_a_bucket_still_refuses_stays_down() -> None:
     """The same exit against a bucket whose burst was spent: 429s go on, and the rate does not
     go back up to what the burst let through."""
