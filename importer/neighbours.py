@@ -7,17 +7,21 @@ the same API URL and key share a signal instead: the one that is told to slow do
 with the rate it cut to, and the others cut at once, as one runner would. Cutting together
 also keeps their shares equal (each cuts the same share of its own rate); a runner far below
 the rate told (one that started late) climbs to it instead (ratelimit.py). A runner that
-finishes says so too, and the others probe for the share it leaves at once, where they would
-otherwise wait out a quiet spell to learn it.
+finishes says so too, with its rate, and the others share that rate among those still sending
+at once, where they would otherwise wait out a quiet spell to learn it and then probe for it.
 
 The signal is one small file: its modification time is the last cut (or leaving), its text
 what it was and the rate (``cut 12.500``, ``left 12.500``).
 It is written whole to a temporary name and renamed over the last one (atomic), and read after
 ``os.stat`` shows a newer one, so there is no lock, no daemon and no state that a crashed
-runner could leave wrong. It lives in a directory of this user's (mode 0700) in the temporary
-directory, or in ``$KELVIQ_IMPORT_PACE_DIR`` when that is set: runners in separate containers on
-one machine each have their own temporary directory and hear each other only through a volume
-they share. The file is named by a digest of the API URL and the key, never the key itself.
+runner could leave wrong. Beside it each runner keeps an empty presence file under a random
+name, touched every ``HEARTBEAT`` seconds while it sends and removed when it finishes: the
+runners still sending are those touched within ``FRESH`` seconds (a crashed runner's stops
+counting then, and is removed after ``STALE``). They live in a directory of this user's (mode
+0700) in the temporary directory, or in ``$KELVIQ_IMPORT_PACE_DIR`` when that is set: runners
+in separate containers on one machine each have their own temporary directory and hear each
+other only through a volume they share. The files are named by a digest of the API URL and
+the key, never the key itself.
 Runners on different machines (a Kubernetes Job's pods on several nodes) do not hear each other;
 they share the limit by AIMD alone (ratelimit.py), which converges to equal shares but costs
 more 429s (eight runners: about 3% of requests, where one host stays near 1%).
@@ -25,11 +29,14 @@ more 429s (eight runners: about 3% of requests, where one host stays near 1%).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import math
 import os
+import secrets
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +45,9 @@ from .logs import event
 __all__ = ["PACE_DIR_ENV", "Heard", "Neighbours", "neighbours_for"]
 
 POLL = 0.02  # seconds between looks at the signal, at most
+HEARTBEAT = 2.0  # seconds between touches of a runner's presence file
+FRESH = 6.0  # a presence file touched within this many seconds is a runner still sending
+STALE = 3600.0  # one untouched for this long is a crashed runner's, and is removed
 PACE_DIR_ENV = "KELVIQ_IMPORT_PACE_DIR"  # the signal's directory, when not the temporary one
 
 
@@ -60,8 +70,38 @@ class Neighbours:
         self.path = path
         self._seen = self._stamp()
         self._next_look = 0.0
+        # A random name, not the pid: runners in containers sharing a pace dir share pids.
+        self._here = path.with_name(f"{path.name}.here-{secrets.token_hex(8)}")
+        self._touched = -math.inf
+        self._touch()
+
+    def present(self) -> int:
+        """The runners on this signal still sending, this one included."""
+        now = time.time()
+        count = 0
+        for here in self.path.parent.glob(f"{self.path.name}.here-*"):
+            try:
+                age = now - here.stat().st_mtime
+                if age <= FRESH:
+                    count += 1
+                elif age > STALE:
+                    here.unlink()
+            except OSError:
+                continue  # gone since the listing
+        return max(1, count)
+
+    def _touch(self) -> None:
+        try:
+            self._here.touch(mode=0o600)
+        except OSError:
+            return
+        self._touched = time.monotonic()
 
     def tell(self, rate: float, *, left: bool = False) -> None:
+        if left:
+            self._touched = math.inf  # and never touched again
+            with contextlib.suppress(OSError):
+                self._here.unlink(missing_ok=True)
         fresh = self.path.with_name(f"{self.path.name}.{os.getpid()}")
         try:
             fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -76,6 +116,8 @@ class Neighbours:
         if now < self._next_look:
             return None
         self._next_look = now + POLL
+        if time.monotonic() - self._touched >= HEARTBEAT:
+            self._touch()
         stamp = self._stamp()
         if stamp <= self._seen:
             return None

@@ -8,8 +8,10 @@ import collections
 import heapq
 import itertools
 import math
+import os
 import random
 import statistics
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -255,9 +257,12 @@ class Board:
 
     def __init__(self, clock: Clock) -> None:
         self.clock, self.stamp, self.said = clock, -1.0, Heard()
+        self.sending: set[BoardView] = set()
 
     def runner(self) -> BoardView:
-        return BoardView(self)
+        view = BoardView(self)
+        self.sending.add(view)
+        return view
 
 
 class BoardView:
@@ -267,6 +272,11 @@ class BoardView:
     def tell(self, rate: float, *, left: bool = False) -> None:
         self.board.stamp = self.seen = self.board.clock.now
         self.board.said = Heard(rate, left=left)
+        if left:
+            self.board.sending.discard(self)
+
+    def present(self) -> int:
+        return len(self.board.sending)
 
     def heard(self, now: float) -> Heard | None:
         if self.board.stamp > self.seen:
@@ -610,11 +620,16 @@ def test_a_runner_takes_up_what_a_neighbour_leaves_within_seconds() -> None:
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_runners_on_one_host_take_up_at_once_what_a_finished_neighbour_leaves(seed: int) -> None:
     """Four runners on one host, two with far fewer rows: when those finish (about 28 s in),
-    they say so, and the other two probe for the freed half at once. Waiting out a quiet spell
-    to learn it instead, the four held 94.8-96.5% of the limit over the job; now 98.5-99.6%."""
-    _, finished, _, _ = model(Bucket(100), runners=4, rows=[700, 700, 2300, 2300], seed=seed, same_host=True)
+    they say so with their rate, and the other two share it between them at once. Waiting out
+    a quiet spell to learn it, the four held 94.8-96.5% of the limit over the job; probing for
+    it at once, 98.6-99.8%, with 1.4-1.8% of requests refused (the two overshot together);
+    now 99.7-100.5%, 0.6%."""
+    _, finished, sent, refused = model(
+        Bucket(100), runners=4, rows=[700, 700, 2300, 2300], seed=seed, same_host=True
+    )
     assert max(finished[:2]) <= 30
-    assert 6000 / max(finished) >= 98
+    assert 6000 / max(finished) >= 99.5
+    assert refused / sent <= 0.01
 
 
 def test_long_quota_windows_leave_their_share() -> None:
@@ -706,6 +721,24 @@ def test_a_neighbours_signal_reaches_the_other_runners_once(tmp_path: Path) -> N
     assert other.heard(4.0) == Heard()
     (tmp_path / "pace").write_text("cut inf")  # nothing to climb to
     assert other.heard(5.0) == Heard()
+
+
+def test_runners_on_one_signal_count_those_still_sending(tmp_path: Path) -> None:
+    """Each runner keeps a presence file next to the signal, touched as it sends and removed
+    when it finishes, so that what a finished one leaves is shared among those still sending.
+    A crashed runner's file stops counting once it goes untouched, and is cleared in time."""
+    one, other, third = (Neighbours(tmp_path / "pace") for _ in range(3))
+    assert one.present() == other.present() == 3
+    third.tell(25.0, left=True)
+    assert one.present() == 2
+    crashed = Neighbours(tmp_path / "pace")
+    long_ago = time.time() - 60
+    os.utime(crashed._here, (long_ago, long_ago))
+    assert one.present() == 2 and crashed._here.exists()
+    forgotten = time.time() - 2 * 3600
+    os.utime(crashed._here, (forgotten, forgotten))
+    assert one.present() == 2 and not crashed._here.exists()
+    assert sorted(p.name for p in tmp_path.glob("pace.here-*")) == sorted([one._here.name, other._here.name])
 
 
 def test_the_signal_is_named_by_a_digest_in_a_private_directory(tmp_path: Path) -> None:

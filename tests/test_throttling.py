@@ -113,3 +113,25 @@ def test_the_sandboxs_drf_throttle_banks_nothing_where_its_bucket_banks_a_second
             waits = [app._rate_limited() for _ in range(60)]
         assert waits.count(None) == let_through, style
         assert all(w is not None and 0 < w <= 1 for w in waits[let_through:])
+
+
+def test_a_run_that_ends_says_so_to_its_neighbours_and_leaves_no_presence_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Relies on: over its limit the API answers 429 (the sandbox's bucket). While it sends, a
+    runner's presence file sits beside the neighbours' signal (neighbours.py); when it ends,
+    the file is gone and the signal says it left, with its rate, for the others to share."""
+    pace = tmp_path / "pace"
+    monkeypatch.setenv("KELVIQ_IMPORT_PACE_DIR", str(pace))
+    source = make_csv(tmp_path / "in.csv", 60)
+    with SandboxServer(SandboxOptions(rate_limit=40)) as server:
+        config = ImportConfig(
+            input=source, base_url=server.base_url, api_key=DEFAULT_KEY, use_journal=False,
+            report_dir=tmp_path / "report",
+        )  # fmt: skip
+        summary = run_import(config)
+    assert summary.counts == {"created": 60}
+    assert list(pace.glob("*.here-*")) == []
+    (signal,) = pace.glob("pace-*")
+    said, rate = signal.read_text().split()
+    assert said == "left" and float(rate) > 0
