@@ -463,8 +463,8 @@ class Pacer:
         teller's (see _signal), so every group cut draws the shares together, which the fast
         way back would otherwise keep apart; near the limit they then probe as one runner
         (STEADY_PROBE). Eight runners on one host against DRF's window, model: 90-91% of the
-        limit over a 6,000-row job with plain AIMD, 93-94% with this; real runs, 86-89%
-        (bench/RESULTS.md)."""
+        limit over a 6,000-row job with plain AIMD, 94-95% with this; real runs, 84-86% before
+        and 87-90% after (bench/RESULTS.md)."""
         seen = self._at_cuts
         seen.append(accepted)
         # Counts under 25 cannot be told 4% apart: at 12/s (one of eight runners apart), two
