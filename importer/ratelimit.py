@@ -55,7 +55,7 @@ runners of this user on this machine that send with the same URL and key, with t
 to, and they cut too, as one runner would: each no longer needs 429s of its own to learn that
 the account is full. A runner well below that rate (one that started late) did not fill the
 account: it climbs to the teller's rate instead of cutting. A runner that finishes says so,
-and the others probe for its share at once.
+with its rate, and the others share that rate among the runners still sending at once.
 
 ``Retry-After`` is the client's business and always wins for the request it answered.
 
@@ -254,15 +254,13 @@ class Pacer:
 
     def _told(self, now: float, heard: Heard) -> None:
         """A neighbour finished, or cut to ``heard.rate`` (0: it did not say) on the API's word.
-        Finished: its share is free, and the increase doubles from now as after a quiet spell,
-        twice over, where it waited out this runner's usual spell first (up to 4 s; model, four
-        runners of which two finish early: 94.8-96.5% of the limit over the job, 98.5-99.6%
-        with this). Cut: a runner well below
-        that rate did not fill the account: it ends slow start and climbs to the neighbour's rate
-        instead of cutting. Cut as well, a runner that started late sat at a fraction of the
-        others' rate, a gap AIMD closes by 15% a cut (model, eight runners started over 2 s
-        finished 1.31-1.41x apart; 1.06-1.18x with this). Otherwise it cuts, as one runner
-        would."""
+        Finished: its rate is shared among the runners still sending; when it did not say its
+        rate, the increase doubles from now as after a quiet spell, twice over, where it waited
+        out this runner's usual spell first (up to 4 s). Cut: a runner well below that rate did
+        not fill the account: it ends slow start and climbs to the neighbour's rate instead of
+        cutting. Cut as well, a runner that started late sat at a fraction of the others' rate,
+        a gap AIMD closes by 15% a cut (model, eight runners started over 2 s finished
+        1.31-1.41x apart; 1.06-1.18x with this). Otherwise it cuts, as one runner would."""
         if not self.heard:
             self._at_cuts.clear()  # counts of its own, where a group's rates are compared now
         self.heard = True
@@ -438,15 +436,14 @@ class Pacer:
         self.slow_start = False
         if exiting:
             self._exit = accepted  # the limit, if the exit's rate goes unanswered (succeeded)
-        elif queueing:
-            pass
-        elif not self.heard:
-            self._hold_steady(accepted)
-        elif accepted >= 0.75 * before:
-            self._hold_steady(before, rates=True)
-        else:  # far less accepted than sent: the limit moved, whatever the rates say
-            self._at_cuts.clear()
-            self._steady = False
+        elif not queueing:
+            if not self.heard:
+                self._hold_steady(accepted)
+            elif accepted >= 0.75 * before:
+                self._hold_steady(before, rates=True)
+            else:  # far less accepted than sent: the limit moved, whatever the rates say
+                self._at_cuts.clear()
+                self._steady = False
 
     def _hold_steady(self, accepted: float, *, rates: bool = False) -> None:
         """What the API accepted before this cut, and before the last: about the same, and that
