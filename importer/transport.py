@@ -20,6 +20,8 @@ can be retried as if never sent, so here aiohttp's error decides (``by_phase``):
 
 from __future__ import annotations
 
+import ssl
+
 import aiohttp
 import httpx
 import yarl
@@ -30,12 +32,12 @@ __all__ = ["PhasedTransport", "by_phase"]
 class PhasedTransport(httpx.AsyncBaseTransport):
     """One aiohttp session of at most ``connections`` connections. Each answer is read whole
     before it is returned. No cookies and no proxies from the environment (httpx's client had
-    ``trust_env=False``); certificates are checked as httpx checks them."""
+    ``trust_env=False``); certificates are checked as httpx checks them (certifi's roots)."""
 
     def __init__(self, *, connections: int, keepalive_expiry: float = 5.0) -> None:
         self._connections = connections
         self._keepalive = keepalive_expiry
-        self._ssl = httpx.create_ssl_context()
+        self._ssl: ssl.SSLContext | None = None
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
@@ -44,7 +46,6 @@ class PhasedTransport(httpx.AsyncBaseTransport):
             limit=self._connections,
             limit_per_host=0,
             keepalive_timeout=self._keepalive,
-            ssl=self._ssl,
         )
         self._session = aiohttp.ClientSession(
             connector=connector,
@@ -54,6 +55,14 @@ class PhasedTransport(httpx.AsyncBaseTransport):
             skip_auto_headers=("User-Agent", "Accept-Encoding"),  # the request's own, or none
         )
         return self._session
+
+    def _tls(self) -> ssl.SSLContext:
+        # Built for the first https request: loading certifi's roots costs 45 ms of CPU, a tenth
+        # of a runner's start-up, which eight runners starting on two cores pay eight times over
+        # before the first request; an http API (the sandbox, a local mock) never needs it.
+        if self._ssl is None:
+            self._ssl = httpx.create_ssl_context()
+        return self._ssl
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         session = self._session or self._open()
@@ -69,6 +78,7 @@ class PhasedTransport(httpx.AsyncBaseTransport):
                 data=request.content or None,
                 allow_redirects=False,
                 timeout=timeout,
+                ssl=self._tls() if request.url.scheme == "https" else True,
             ) as answer:
                 body = await answer.read()
                 status, headers, reason = answer.status, answer.raw_headers, answer.reason

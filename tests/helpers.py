@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import socket
+import ssl
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -132,14 +133,16 @@ Answer = Callable[[socket.socket], None]
 
 
 class RawServer:
-    """Loopback server: reads each request's head and body, then does what ``answer`` does."""
+    """Loopback server: reads each request's head and body, then does what ``answer`` does;
+    over TLS with ``tls`` (a server context)."""
 
-    def __init__(self, answer: Answer) -> None:
+    def __init__(self, answer: Answer, *, tls: ssl.SSLContext | None = None) -> None:
         self.answer = answer
+        self.tls = tls
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))
         self.sock.listen(16)
-        self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.sock.getsockname()[1]}"
         self.requests = 0
         self.stop = threading.Event()
         threading.Thread(target=self._serve, daemon=True).start()
@@ -155,6 +158,8 @@ class RawServer:
 
     def _one(self, conn: socket.socket) -> None:
         try:
+            if self.tls is not None:
+                conn = self.tls.wrap_socket(conn, server_side=True)  # a failed handshake: OSError
             data = b""
             while b"\r\n\r\n" not in data:
                 if not (chunk := conn.recv(65536)):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import string
+
 import pytest
 
 from importer.countries import to_alpha2
@@ -33,3 +35,13 @@ def test_every_code_the_module_produces_is_read_back_as_itself() -> None:
     produced = set(_index().values()) | set(_ALIASES.values())
     assert {code for code in produced if to_alpha2(code) != code} == set()
     assert to_alpha2("xk") == "XK" and to_alpha2("Kosovo") == "XK"
+
+
+def test_every_two_letter_input_reads_as_the_names_index_reads_it() -> None:
+    """Codes are answered without the index of names (start-up time): the same answer for any
+    two letters in any case, "UK" (no ISO code, an alias of GB) and user-assigned XK included."""
+    from importer.countries import _fold, _index
+
+    pairs = [a + b for a in string.ascii_letters for b in string.ascii_letters]
+    assert [to_alpha2(p) for p in pairs] == [_index().get(_fold(p)) for p in pairs]
+    assert to_alpha2(" gb ") == "GB"

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import gzip
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import aiohttp
 import httpx
@@ -24,11 +28,11 @@ from tests.helpers import Answer, RawServer
 
 
 @pytest.fixture
-def serve() -> Iterator[Callable[[Answer], RawServer]]:
+def serve() -> Iterator[Callable[..., RawServer]]:
     servers: list[RawServer] = []
 
-    def start(answer: Answer) -> RawServer:
-        servers.append(RawServer(answer))
+    def start(answer: Answer, *, tls: ssl.SSLContext | None = None) -> RawServer:
+        servers.append(RawServer(answer, tls=tls))
         return servers[-1]
 
     yield start
@@ -46,6 +50,50 @@ def says(raw: bytes) -> Answer:
 async def post(url: str, *, seconds: float = 5.0) -> httpx.Response:
     async with httpx.AsyncClient(transport=PhasedTransport(connections=4), timeout=seconds) as client:
         return await client.post(url + "/customers/", json={"customerId": "c-1"})
+
+
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 that no root signed, and its key."""
+    if shutil.which("openssl") is None:
+        pytest.skip("needs the openssl command to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+def tls_server(serve: Callable[..., RawServer], certificate: tuple[Path, Path]) -> RawServer:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(*certificate)
+    return serve(says(CREATED + b"content-length: 2\r\n\r\n{}"), tls=context)
+
+
+@pytest.mark.e2e  # the openssl command makes the certificate
+def test_an_https_api_whose_certificate_no_root_signed_is_refused_before_anything_is_sent(
+    serve: Callable[..., RawServer], certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    server = tls_server(serve, certificate)
+    with pytest.raises(httpx.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+        asyncio.run(post(server.url))
+    assert server.requests == 0
+
+
+@pytest.mark.e2e  # the openssl command makes the certificate
+def test_an_https_api_is_trusted_as_httpx_trusts_it_ssl_cert_file_included(
+    serve: Callable[..., RawServer], certificate: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A company's own root, named the way httpx (and requests, and curl) read it.
+    monkeypatch.setenv("SSL_CERT_FILE", str(certificate[0]))
+    server = tls_server(serve, certificate)
+    assert asyncio.run(post(server.url)).status_code == 201
+    assert server.requests == 1
 
 
 def test_a_refused_connection_was_never_sent() -> None:
