@@ -92,6 +92,8 @@ STEADY_CUTS = 2  # limit-cuts at which the API accepted about the same: a limit 
 STEADY_SPREAD = 0.04  # ... "about the same": the most over the least, less one
 STEADY = 0.97  # the share of a limit that holds still that the rate comes back to after a cut
 STEADY_PROBE = 0.005  # share of its rate a runner that hears neighbours gains a second near it
+STEADY_ACCEPTED = 0.9  # ... and the least share of its answers since the last cut accepted there
+GROUP_CLIMB = 0.05  # share of its rate a runner that hears neighbours gains, at most, between cuts
 
 
 @dataclass
@@ -145,6 +147,7 @@ class Pacer:
     _good_before: float | None = field(default=None, init=False)  # good before the last limit-cut
     _last_window: float = field(default=float("-inf"), init=False)  # the last window-cut
     _since_cut: int = field(default=0, init=False)  # successes since the last cut
+    _refused_since_cut: int = field(default=0, init=False)  # rate signals since the last cut
     _steady: bool = field(default=False, init=False)  # runners that hear each other: near a steady limit
     _exit: float | None = field(default=None, init=False)  # accepted as slow start ended (succeeded)
     _at_cuts: deque[float] = field(default_factory=lambda: deque(maxlen=STEADY_CUTS), init=False)
@@ -245,6 +248,7 @@ class Pacer:
                 self.faults += 1
                 return
         self.throttled_answers += 1
+        self._refused_since_cut += 1
         self._signal(now)
 
     def leave(self) -> None:
@@ -292,21 +296,25 @@ class Pacer:
         one was just made."""
         self._last_signal = now
         since = now - self._last_cut
-        # Cuts far enough apart to tell something: one overload answers every request then in
-        # flight (latency), and a slow runner needs time for a few answers to say whether the
-        # API accepted anything at all (too soon, a limit would be read as a window).
-        if since < max(self.cooldown, 1.5 * self._latency, 2 * MIN_EVIDENCE / self.rate):
+        if since < self._cut_gap():
             return
         # What the API accepted: since the last cut when that was recent (its bucket has been
         # empty since), else over the last second; from a handful of answers, nothing is told.
         successes = self._since_cut if since < 1.0 else self._window(now)
         accepted = successes / since if since < 1.0 else float(successes)
-        self._last_cut, self._since_cut, self._exit = now, 0, None
+        # The share of the answers since the last cut that were accepted. For a runner that hears
+        # neighbours, with a small share of the limit, too few to count: a quarter or more of
+        # them accepted is no window, which refuses everything (read as one, the good rate stood
+        # and eight runners after a drop came back to it, 15-20% refused; model).
+        answered = self._since_cut + self._refused_since_cut
+        share = self._since_cut / answered if answered else 1.0
+        mostly = self.heard and self._since_cut >= 2 and share >= self.outage_share
+        self._last_cut, self._since_cut, self._refused_since_cut, self._exit = now, 0, 0, None
         self.cuts += 1
         self._next = min(self._next, now)  # the slots given at the former rate are taken again
         if told:
             self.told += 1
-        if successes >= MIN_EVIDENCE and accepted >= self.outage_share * (self.verified or 0):
+        if (successes >= MIN_EVIDENCE or mostly) and accepted >= self.outage_share * (self.verified or 0):
             # A rate read from a few answers in a fraction of a second is noise. Runners that
             # hear each other cut together anyway, and a noisy deep cut there left two of four
             # runners at a third of the others' rate for a minute (bench/RESULTS.md). A runner
@@ -317,7 +325,7 @@ class Pacer:
             # The rate that met the limit, for a runner that hears neighbours: its own, or midway
             # to the teller's, which draws the group's rates together (see _hold_steady).
             before = (self.rate + teller) / 2 if teller > 0 else self.rate
-            self._limit(accepted, counted=counted, before=before)
+            self._limit(accepted, counted=counted, before=before, share=share)
         else:
             # A window or a pause: the good rate stands, and slow start goes on after it. A
             # limit-cut just before was this window's first answer: it did not lower the limit.
@@ -329,6 +337,12 @@ class Pacer:
         if not told and self.neighbours is not None:
             self.neighbours.tell(self.rate)  # after the cut: the rate it went to is the news
         self._size()
+
+    def _cut_gap(self) -> float:
+        """Cuts far enough apart to tell something: one overload answers every request then in
+        flight (latency), and a slow runner needs time for a few answers to say whether the API
+        accepted anything at all (too soon, a limit would be read as a window)."""
+        return max(self.cooldown, 1.5 * self._latency, 2 * MIN_EVIDENCE / self.rate)
 
     def succeeded(self, latency: float | None = None) -> None:
         now = self.clock()
@@ -377,7 +391,15 @@ class Pacer:
             return step * growth
         # Near a limit that holds still, runners that hear each other probe as one runner would:
         # eight adding 0.5/s each found the limit again within a second of coming back to it.
-        return STEADY_PROBE * self.rate if self._steady else step
+        if self._steady:
+            return STEADY_PROBE * self.rate
+        if self.heard:
+            # A group grows by every runner's step, and cuts no more often than each can (every
+            # 1.5 s at 4/s, _cut_gap): eight runners after a drop to 30/s gained more between two
+            # cuts than a cut took, and held 20-30% above the limit (model). A runner alone is not
+            # held back: its step is what makes runners apart converge (Chiu and Jain).
+            step = min(step, GROUP_CLIMB * self.rate / self._cut_gap())
+        return step
 
     # --- latency and concurrency ----------------------------------------------------------
 
@@ -392,11 +414,18 @@ class Pacer:
         return self._samples >= 50 and self._latency > 2 * self._latency_min + 0.05
 
     def _limit(
-        self, accepted: float, *, queueing: bool = False, counted: bool = True, before: float = 0.0
+        self,
+        accepted: float,
+        *,
+        queueing: bool = False,
+        counted: bool = True,
+        before: float = 0.0,
+        share: float = 1.0,
     ) -> None:
         """The API accepts about ``accepted`` a second (told by a rate signal, or by queueing):
         the rate goes to ``decrease`` of it, and that is the rate to come back to after a window.
-        ``before``: the rate that met the limit (see _signal)."""
+        ``before``: the rate that met the limit, ``share``: of the answers since the last cut, those
+        accepted (see _signal)."""
         now = self.clock()
         if self._last_limit is not None:
             self._spell += 0.3 * (min(now - self._last_limit, 60.0) - self._spell)
@@ -439,7 +468,9 @@ class Pacer:
         elif not queueing:
             if not self.heard:
                 self._hold_steady(accepted)
-            elif accepted >= 0.75 * before:
+            elif accepted >= 0.75 * before and share >= STEADY_ACCEPTED:
+                # (A group held above a limit, a fifth of it refused, also cuts from about the
+                # same rates each time: that is no limit to come back to.)
                 self._hold_steady(before, rates=True)
             else:  # far less accepted than sent: the limit moved, whatever the rates say
                 self._at_cuts.clear()
