@@ -55,7 +55,11 @@ runners of this user on this machine that send with the same URL and key, with t
 to, and they cut too, as one runner would: each no longer needs 429s of its own to learn that
 the account is full. A runner well below that rate (one that started late) did not fill the
 account: it climbs to the teller's rate instead of cutting. A runner that finishes says so,
-with its rate, and the others share that rate among the runners still sending at once.
+with its rate, and the others share that rate among the runners still sending at once. Each
+one's share of the limit may be too small to count (eight runners after a drop to 30/s: under
+4/s each), so for them the share of their answers accepted since the last cut tells a window
+from a limit, and their climb between two cuts is held to ``GROUP_CLIMB`` of their rate: the
+group grows by every runner's step but cuts no faster than each of them can.
 
 ``Retry-After`` is the client's business and always wins for the request it answered.
 

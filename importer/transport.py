@@ -32,7 +32,8 @@ __all__ = ["PhasedTransport", "by_phase"]
 class PhasedTransport(httpx.AsyncBaseTransport):
     """One aiohttp session of at most ``connections`` connections. Each answer is read whole
     before it is returned. No cookies and no proxies from the environment (httpx's client had
-    ``trust_env=False``); certificates are checked as httpx checks them (certifi's roots)."""
+    ``trust_env=False``); certificates are checked as httpx checks them (certifi's roots, or
+    those named by ``SSL_CERT_FILE`` or ``SSL_CERT_DIR``)."""
 
     def __init__(self, *, connections: int, keepalive_expiry: float = 5.0) -> None:
         self._connections = connections
