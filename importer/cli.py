@@ -941,6 +941,14 @@ def _guarded(fn: Callable[[], T]) -> T:
     "banked); drf = Django REST framework's SimpleRateThrottle (a sliding one-second log, nothing banked).",
 )
 @click.option(
+    "--throttle-period",
+    default=1.0,
+    type=click.FloatRange(min=1.0),
+    show_default=True,
+    help="With --throttle-style drf: the seconds its log spans, letting --rate-limit × SECONDS through "
+    "in them, as DRF's rates per minute do (120/min: --rate-limit 2 --throttle-period 60).",
+)
+@click.option(
     "--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of writes answered 500/503."
 )
 @click.option(
@@ -1004,6 +1012,7 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
     latency_ms: float,
     rate_limit: float,
     throttle_style: str,
+    throttle_period: float,
     fault_rate: float,
     lose_response_rate: float,
     hang_rate: float,
@@ -1045,6 +1054,8 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
             raise click.BadParameter(
                 "takes EVERY:LEN in seconds, e.g. 10:0.5", param_hint="--burst-429"
             ) from None
+    if throttle_period != 1.0 and throttle_style != "drf":
+        raise click.BadParameter("needs --throttle-style drf", param_hint="--throttle-period")
     try:
         changes = tuple((float(at), float(rate)) for at, rate in (c.split(":") for c in rate_changes))
     except ValueError:
@@ -1060,6 +1071,7 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
         latency_ms=latency_ms,
         rate_limit=rate_limit or None,
         throttle_style=throttle_style,
+        throttle_period=throttle_period,
         fault_rate=fault_rate,
         lose_response_rate=lose_response_rate,
         seed=seed,

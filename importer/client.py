@@ -511,9 +511,10 @@ class KelviqClient:
         if 200 <= status < 300 and (method != "GET" or not self._wrote):
             self.last_progress = self._last_answer
         self._responded(started, status)
+        retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if pacer is not None:
             if status in (429, 503):
-                pacer.throttled(status)
+                pacer.throttled(status, retry_after=retry_after)
             elif status >= 500:
                 pacer.fault()
             else:
@@ -536,7 +537,7 @@ class KelviqClient:
             raise TransientError(
                 self._redact(error_text(answer, limit=200)),
                 status=status,
-                retry_after=parse_retry_after(response.headers.get("Retry-After")),
+                retry_after=retry_after,
             )
         return answer
 

@@ -23,6 +23,8 @@ def pace_text(summary: Mapping[str, Any]) -> str:
         window_note = f", {windows} of them quota windows" if windows else ""
         told_note = f", {told} told by other runners on this host" if told else ""
         parts.append(f"{signals} answers read as throttling ({cuts} cuts{window_note}{told_note})")
+    if pauses := summary.get("pauses", 0):
+        parts.append(f"paused {pauses} times for as long as the API's Retry-After asked")
     if faults := summary.get("faults", 0):
         parts.append(f"{faults} server errors read as faults (retried, the rate kept)")
     if (throttled := summary.get("throttled", 0)) and not signals:

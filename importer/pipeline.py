@@ -388,6 +388,7 @@ class _Run:
             cuts=pacer.cuts if pacer is not None else 0,
             windows=pacer.windows if pacer is not None else 0,
             told=pacer.told if pacer is not None else 0,
+            pauses=pacer.pauses if pacer is not None else 0,
             file_format=config.input_kind or table.kind_name,
             sheet=table.sheet,
             encoding=table.encoding,

@@ -61,7 +61,9 @@ one's share of the limit may be too small to count (eight runners after a drop t
 from a limit, and their climb between two cuts is held to ``GROUP_CLIMB`` of their rate: the
 group grows by every runner's step but cuts no faster than each of them can.
 
-``Retry-After`` is the client's business and always wins for the request it answered.
+``Retry-After`` is the client's business and always wins for the request it answered. A 429's
+Retry-After of ``PAUSE_AFTER`` or more is the pacer's too: a quota window or a limit counted
+per minute, which accepts nothing before then, so no request is sent before then.
 
 With ``auto_concurrency`` the pacer also bounds the requests in flight by Little's law: the rate
 it aims at × the mean latency × ``headroom`` (+2), within ``concurrency_bounds``.
@@ -98,13 +100,15 @@ STEADY = 0.97  # the share of a limit that holds still that the rate comes back 
 STEADY_PROBE = 0.005  # share of its rate a runner that hears neighbours gains a second near it
 STEADY_ACCEPTED = 0.9  # ... and the least share of its answers since the last cut accepted there
 GROUP_CLIMB = 0.05  # share of its rate a runner that hears neighbours gains, at most, between cuts
+PAUSE_AFTER = 2.0  # a 429 whose Retry-After is this long or longer pauses every request (throttled)
 
 
 @dataclass
 class Pacer:
     """Attributes read by the run's figures: ``rate`` (aimed at now), ``good`` (the rate to come
     back to after a window, or None), ``limit_found``, ``cuts``, ``windows``, ``told``,
-    ``throttled_answers`` (rate signals), ``faults`` (503s read as faults), ``inflight_limit``."""
+    ``throttled_answers`` (rate signals), ``faults`` (503s read as faults), ``pauses`` (the API
+    asked for one, see ``throttled``), ``inflight_limit``."""
 
     ceiling: float
     start: float | None = None  # slow start from here (--rate auto); None: at the ceiling
@@ -141,6 +145,7 @@ class Pacer:
     heard: bool = field(default=False, init=False)  # a neighbour's signal came (neighbours.py)
     throttled_answers: int = field(default=0, init=False)
     faults: int = field(default=0, init=False)
+    pauses: int = field(default=0, init=False)
     inflight: int = field(default=0, init=False)
     inflight_limit: int = field(default=0, init=False)
     _next: float = field(default=0.0, init=False)
@@ -150,6 +155,7 @@ class Pacer:
     _last_limit: float | None = field(default=None, init=False)
     _good_before: float | None = field(default=None, init=False)  # good before the last limit-cut
     _last_window: float = field(default=float("-inf"), init=False)  # the last window-cut
+    _hold: float = field(default=float("-inf"), init=False)  # no request before this (a pause)
     _since_cut: int = field(default=0, init=False)  # successes since the last cut
     _refused_since_cut: int = field(default=0, init=False)  # rate signals since the last cut
     _steady: bool = field(default=False, init=False)  # runners that hear each other: near a steady limit
@@ -204,11 +210,12 @@ class Pacer:
                     return
                 cuts = self.cuts
                 await self.sleep(slot - now)
-                if self.cuts == cuts:
+                if self.cuts == cuts and self.clock() >= self._hold:
                     return
                 # Cut while this request waited: its slot was given at the former rate. It takes
                 # one at the new rate, or a cut would hold only after every slot already given
-                # (up to a runner's whole concurrency, sent at the rate the API refused).
+                # (up to a runner's whole concurrency, sent at the rate the API refused). Its slot
+                # falls in a pause the API asked for: it takes one after the pause.
         except BaseException:
             self.release()
             raise
@@ -233,12 +240,23 @@ class Pacer:
         """A 500, 502 or 504: the backend's fault, which the retries handle; the rate stands."""
         self.faults += 1
 
-    def throttled(self, status: int = 429) -> None:
+    def throttled(self, status: int = 429, *, retry_after: float | None = None) -> None:
         """The API pushed back: 429 (a rate signal, always), or 503 (a rate signal only when
-        503s recur in step with the rate; a sporadic one is a fault the retries handle)."""
-        if not self.adaptive:
-            return
+        503s recur in step with the rate; a sporadic one is a fault the retries handle).
+
+        A 429 whose ``retry_after`` is ``PAUSE_AFTER`` or longer pauses every request until
+        then, at a fixed rate too. A limit counted per second answers a Retry-After of one
+        second (DRF's and the sandbox's round up to it); a longer one says that nothing will be
+        accepted before then: a quota window, or a limit counted per minute, as DRF's
+        "120/min" is. Each request sent before then was refused: one runner against such a
+        limit had 44% of its requests answered 429, 3% with the pause (tests/test_ratelimit.py).
+        A 503's Retry-After is a fault's and pauses nothing."""
         now = self.clock()
+        pause = status == 429 and retry_after is not None and retry_after >= PAUSE_AFTER
+        if not self.adaptive:
+            if pause:
+                self._pause(now, retry_after or 0.0)
+            return
         if status != 429:
             unavailable = self._unavailable
             unavailable.append(now)
@@ -254,6 +272,17 @@ class Pacer:
         self.throttled_answers += 1
         self._refused_since_cut += 1
         self._signal(now)
+        if pause:
+            self._pause(now, retry_after or 0.0)
+
+    def _pause(self, now: float, seconds: float) -> None:
+        """No request before ``now + seconds``, as the API asked. The pause is no quiet spell:
+        the increase does not double for it (see _increase)."""
+        if now >= self._hold:
+            self.pauses += 1
+        self._hold = max(self._hold, now + seconds)
+        self._next = max(self._next, self._hold)
+        self._last_signal = max(self._last_signal, self._hold)
 
     def leave(self) -> None:
         """This runner sends no more: its neighbours may take up its share."""
@@ -315,7 +344,8 @@ class Pacer:
         mostly = self.heard and self._since_cut >= 2 and share >= self.outage_share
         self._last_cut, self._since_cut, self._refused_since_cut, self._exit = now, 0, 0, None
         self.cuts += 1
-        self._next = min(self._next, now)  # the slots given at the former rate are taken again
+        # The slots given at the former rate are taken again (after a pause the API asked for).
+        self._next = max(min(self._next, now), self._hold)
         if told:
             self.told += 1
         if (successes >= MIN_EVIDENCE or mostly) and accepted >= self.outage_share * (self.verified or 0):

@@ -85,6 +85,7 @@ class Summary:
     cuts: int = 0  # times the pacer lowered the rate
     windows: int = 0  # of those, cuts read as quota windows (the rate to come back to kept)
     told: int = 0  # of those, cuts another runner on this host told of (neighbours.py)
+    pauses: int = 0  # times the API's Retry-After (2 s or more) paused every request
     file_format: str = "CSV"  # CSV, workbook, JSON Lines, JSON array, Parquet
     sheet: str | None = None
     encoding: str | None = None

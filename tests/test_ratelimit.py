@@ -102,22 +102,35 @@ class Bucket:
             return True
         return False
 
+    def wait(self, now: float) -> float:
+        """The Retry-After the sandbox answers a refusal with: the rest of a quota window, or
+        one second."""
+        if self.windows and (into := (now - self.t0) % self.windows[0]) < self.windows[1]:
+            return float(max(1, math.ceil(self.windows[1] - into)))
+        return 1.0
+
 
 class SlidingWindow:
     """A server's limit as Django REST framework's SimpleRateThrottle keeps it (the kelviq
-    service is a DRF one, by its SDK): at most ``limit`` accepted in any second, counted from a
-    log of the accepted requests' times; no burst is banked, unlike Bucket's."""
+    service is a DRF one, by its SDK): at most ``limit`` × ``period`` accepted in any ``period``
+    seconds, counted from a log of the accepted requests' times; no burst is banked, unlike
+    Bucket's. DRF's rates per minute are a period of 60 ("120/min": a limit of 2)."""
 
-    def __init__(self, limit: int) -> None:
-        self.limit, self.log = limit, collections.deque[float]()
+    def __init__(self, limit: float, *, period: float = 1.0) -> None:
+        self.allowed, self.period, self.log = limit * period, period, collections.deque[float]()
 
     def __call__(self, now: float) -> bool:
-        while self.log and self.log[0] <= now - 1.0:
+        while self.log and self.log[0] <= now - self.period:
             self.log.popleft()
-        if len(self.log) >= self.limit:
+        if len(self.log) >= self.allowed:
             return False
         self.log.append(now)
         return True
+
+    def wait(self, now: float) -> float:
+        """DRF's Retry-After for a refusal: until the oldest request leaves the log, in whole
+        seconds (one, for a limit counted per second)."""
+        return float(max(1, math.ceil(self.period - (now - self.log[0])))) if self.log else 1.0
 
 
 class FixedWindow:
@@ -221,7 +234,7 @@ def test_a_limit_kept_as_a_sliding_window_that_drops_is_followed(runners: int) -
     class Dropping(SlidingWindow):
         def __call__(self, now: float) -> bool:
             if now - 100.0 >= 25:
-                self.limit = 30
+                self.allowed = 30
             return super().__call__(now)
 
     sent: list[tuple[float, bool]] = []
@@ -237,6 +250,73 @@ def test_a_limit_kept_as_a_sliding_window_that_drops_is_followed(runners: int) -
     assert after.count(False) / len(after) <= (0.15 if runners == 1 else 0.3)  # 8-27% now
     later = [accepted for t, accepted in sent if t >= 35]
     assert later.count(False) / len(later) <= 0.05  # 32-41% before
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_a_long_retry_after_pauses_every_request_until_then(adaptive: bool) -> None:
+    """A 429 saying Retry-After: 30 (a quota window, or DRF's "120/min" used up): nothing is
+    sent for 30 s, at --rate auto as at a fixed rate, and a request already waiting for its
+    slot when the 429 came waits too. Another 429 of the same window is the same pause."""
+    clock = Clock()
+    p = pacer(10, clock, tolerance=0, adaptive=adaptive)
+
+    async def sleep(seconds: float) -> None:  # the 429 comes while a request waits for its slot
+        if not p.pauses:
+            p.throttled(429, retry_after=30)
+            p.throttled(429, retry_after=29)
+        await clock.sleep(seconds)
+
+    p.sleep = sleep
+
+    async def go() -> None:
+        await p.acquire()  # at 100.0
+        await p.acquire()  # its slot was 100.1
+
+    asyncio.run(go())
+    assert clock.now == pytest.approx(130.0) and p.pauses == 1
+
+
+def test_a_retry_after_of_a_second_or_a_503s_pauses_nothing() -> None:
+    """A limit counted per second answers Retry-After: 1 (DRF's and the sandbox's round up
+    to it), and a 503 is a fault whatever it says: neither holds the other requests."""
+    clock = Clock()
+    p = pacer(10, clock, tolerance=0, adaptive=False)
+    p.throttled(429, retry_after=1.0)
+    p.throttled(503, retry_after=30.0)
+
+    async def go() -> None:
+        for _ in range(3):
+            await p.acquire()
+
+    asyncio.run(go())
+    assert clock.slept == pytest.approx([0.1, 0.1]) and p.pauses == 0
+
+
+@pytest.mark.parametrize(("runners", "same_host"), [(1, True), (4, True), (4, False)])
+def test_a_limit_counted_per_minute_is_waited_out_not_hammered(runners: int, same_host: bool) -> None:
+    """DRF's "120/min" for each runner: its log over 60 s lets the minute's quota through at
+    once, then refuses everything until the oldest request leaves it, and each 429 says when
+    (Retry-After up to 60). Sent on at a falling rate, one runner had 44% of its requests
+    answered 429, four 40-41%; paused as asked, 2-8% (six seeds). The quota is used in full
+    either way: every minute's worth of rows lands in that minute (the first at once)."""
+    limit = 2.0 * runners
+    rows = 600 * runners  # five minutes' worth
+    _, finished, sent, refused = model(
+        SlidingWindow(limit, period=60), runners=runners, rows=rows // runners, same_host=same_host
+    )
+    assert refused / sent <= 0.1
+    assert rows / max(finished) >= limit
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_quota_window_that_says_when_it_ends_is_waited_out(seed: int) -> None:
+    """The sandbox's `--burst-429 10:2` with a limit of 40/s: nothing but 429 for 2 s of every
+    10, each saying how long the window has left. One runner sent into each window at a
+    falling rate: 13% of its requests refused, 89% of the 32/s the windows leave. Paused as
+    asked, 1.2-1.3% and 97-101%."""
+    _, finished, sent, refused = model(Bucket(40, windows=(10, 2)), rows=3000, seed=seed)
+    assert refused / sent <= 0.03
+    assert 3000 / finished[0] >= 0.95 * 32
 
 
 def test_slow_start_ends_where_the_api_starts_queueing() -> None:
@@ -306,8 +386,9 @@ def model(
     """Runners pacing requests at their pacer's rate against one server; each answer comes
     back after ``latency`` (±30%) and goes to its pacer; ``faults`` of the answers are a 500 or
     a 503 whatever the rate. The runners start together, or one after another over
-    ``spread_starts`` seconds. Returns the pacers, each runner's finishing second (counted from
-    the first start), the requests sent and those answered 429."""
+    ``spread_starts`` seconds. A server with a ``wait(now)`` answers each 429 with that
+    Retry-After. Returns the pacers, each runner's finishing second (counted from the first
+    start), the requests sent and those answered 429."""
     clock = Clock()
     rng = random.Random(seed)
     starts = [100.0 + spread_starts * i / max(1, runners - 1) for i in range(runners)]
@@ -324,8 +405,10 @@ def model(
     events = [(at, i, "send", i, 0) for i, at in enumerate(starts)]
     heapq.heapify(events)
     order, inflight, sent, refused = runners, [0] * runners, 0, 0
+    waits: dict[int, float] = {}  # answer event: the Retry-After its 429 came with
+    wait = getattr(server, "wait", None)
     while events:
-        now, _, kind, i, status = heapq.heappop(events)
+        now, event, kind, i, status = heapq.heappop(events)
         clock.now = now
         p = pacers[i]
         if kind == "send":
@@ -333,6 +416,10 @@ def model(
                 continue
             if p.neighbours is not None and (heard := p.neighbours.heard(now)) is not None:
                 p._told(now, heard)  # as acquire() does before each request
+            if now < p._hold:  # as acquire() does: nothing is sent in a pause the API asked for
+                order += 1
+                heapq.heappush(events, (p._hold, order, "send", i, 0))
+                continue
             if left[i] > inflight[i]:
                 sent += 1
                 # A fault is the backend's: the server's limit is not asked (no token taken).
@@ -340,6 +427,8 @@ def model(
                 refused += status == 429
                 inflight[i] += 1
                 order += 1
+                if status == 429 and wait is not None:
+                    waits[order] = wait(now)
                 heapq.heappush(events, (now + latency * rng.uniform(0.7, 1.3), order, "answer", i, status))
             order += 1
             heapq.heappush(events, (now + 1.0 / p.rate, order, "send", i, 0))
@@ -354,7 +443,7 @@ def model(
         elif status == 500:
             p.fault()
         else:
-            p.throttled(status)
+            p.throttled(status, retry_after=waits.pop(event, None))
     return pacers, finished, sent, refused
 
 

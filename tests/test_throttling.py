@@ -13,7 +13,9 @@ from pathlib import Path
 from unittest.mock import patch
 
 import pytest
+from click.testing import CliRunner
 
+from importer.cli import main
 from importer.config import ImportConfig
 from importer.console import print_summary
 from importer.pipeline import run_import
@@ -113,6 +115,48 @@ def test_the_sandboxs_drf_throttle_banks_nothing_where_its_bucket_banks_a_second
             waits = [app._rate_limited() for _ in range(60)]
         assert waits.count(None) == let_through, style
         assert all(w is not None and 0 < w <= 1 for w in waits[let_through:])
+
+
+def test_the_sandboxs_drf_throttle_counts_per_minute_as_drf_does() -> None:
+    """`--throttle-period 60` with a limit of 2: DRF's "120/min". The log lets 120 through at
+    once, then refuses, saying to come back when the oldest of them leaves it."""
+    app = SandboxApp(SandboxOptions(rate_limit=2, throttle_style="drf", throttle_period=60))
+    app._t0 = 0.0
+    for i in range(120):
+        with patch("importer.sandbox.app.time.monotonic", return_value=i / 10):
+            assert app._rate_limited() is None
+    with patch("importer.sandbox.app.time.monotonic", return_value=20.0):
+        assert app._rate_limited() == pytest.approx(40.0)  # the first left at 60.0
+    with patch("importer.sandbox.app.time.monotonic", return_value=60.05):
+        assert app._rate_limited() is None
+
+
+def test_the_sandbox_counts_over_a_longer_period_only_as_drf_does() -> None:
+    result = CliRunner().invoke(main, ["sandbox", "--throttle-period", "60"])
+    assert result.exit_code == 2 and "needs --throttle-style drf" in result.output
+
+
+def test_a_limit_counted_per_minute_is_waited_out_as_retry_after_asks(tmp_path: Path) -> None:
+    """Relies on: over a limit counted over a period longer than a second (DRF's "N/min"; here
+    18 every 3 s, `sandbox --throttle-style drf --throttle-period 3`), the API answers 429 with
+    a Retry-After of the seconds until its log lets a request through again. Every request
+    sent before then is refused: 21 of 62 were. Now the run pauses as asked: every row lands
+    once, with a couple of 429s."""
+    source = make_csv(tmp_path / "in.csv", 40)
+    options = SandboxOptions(rate_limit=6, throttle_style="drf", throttle_period=3, latency_ms=5)
+    with SandboxServer(options) as server:
+        config = ImportConfig(
+            input=source, base_url=server.base_url, api_key=DEFAULT_KEY, use_journal=False,
+            report_dir=tmp_path / "report",
+        )  # fmt: skip
+        summary = run_import(config)
+        assert max(server.app.creates_by_id.values()) == 1
+        refused = server.app.requests["429"]
+    assert summary.counts == {"created": 40}
+    assert 1 <= refused <= 6 and summary.pauses >= 1
+    assert "paused" in summary.pace
+    saved = json.loads((tmp_path / "report" / "summary.json").read_text())
+    assert saved["pauses"] == summary.pauses
 
 
 def test_a_run_that_ends_says_so_to_its_neighbours_and_leaves_no_presence_behind(

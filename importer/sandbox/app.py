@@ -72,6 +72,9 @@ class SandboxOptions:
     latency_ms: float = 0.0
     rate_limit: float | None = None  # requests per second before answering 429
     throttle_style: str = "bucket"  # how the limit is kept: THROTTLE_STYLES
+    # "drf": the seconds its log spans, letting through rate_limit * throttle_period in them, as
+    # DRF's rates per minute do ("120/min": rate_limit 2, throttle_period 60).
+    throttle_period: float = 1.0
     fault_rate: float = 0.0  # share of write requests answered 500 or 503
     lose_response_rate: float = 0.0  # share of successful writes whose answer is never sent
     hang_rate: float = 0.0  # share of writes that are applied, then answered only after hang_s
@@ -121,7 +124,7 @@ class SandboxApp:
     def __post_init__(self) -> None:
         self._random = random.Random(self.options.seed)
         self._tokens = self.options.rate_limit or 0.0
-        self._history: deque[float] = deque()  # "drf": times of the requests let through, last second
+        self._history: deque[float] = deque()  # "drf": times of the requests let through, last period
         self._last = time.monotonic()
         self._t0: float | None = None  # the first API request: second 0 of the windows and changes
 
@@ -301,16 +304,17 @@ class SandboxApp:
         return (1 - self._tokens) / rate
 
     def _drf_throttled(self, now: float, rate: float) -> float | None:
-        """SimpleRateThrottle with a one-second duration: ``allow_request`` and ``wait``, as
-        rest_framework/throttling.py has them (a refused request is not logged)."""
-        history = self._history
-        while history and history[0] <= now - 1.0:
+        """SimpleRateThrottle with a duration of ``throttle_period``: ``allow_request`` and
+        ``wait``, as rest_framework/throttling.py has them (a refused request is not logged)."""
+        history, period = self._history, self.options.throttle_period
+        allowed = rate * period
+        while history and history[0] <= now - period:
             history.popleft()
-        if len(history) < rate:
+        if len(history) < allowed:
             history.append(now)
             return None
-        remaining = 1.0 - (now - history[0]) if history else 1.0
-        return remaining / max(1.0, rate - len(history) + 1)
+        remaining = period - (now - history[0]) if history else period
+        return remaining / max(1.0, allowed - len(history) + 1)
 
     # --- the three endpoints ---------------------------------------------------------------
 
