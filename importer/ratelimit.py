@@ -421,8 +421,11 @@ class Pacer:
         usual = max(self.quiet, min(2.0 * self._spell, self.quiet_most))
         quiet = now - self._last_signal - usual
         if quiet > 0:
+            # No steeper than slow start, which doubles the rate a second. A quiet spell is
+            # time, not answers: after a minute with none (an input that stalled), the first
+            # success took a runner from 34/s to the ceiling, 1,000/s.
             growth: float = 2.0 ** min(quiet / self.quiet, 20.0)
-            return step * growth
+            return min(step * growth, self.rate * _LN2 / self.slow_start_doubling)
         # Near a limit that holds still, runners that hear each other probe as one runner would:
         # eight adding 0.5/s each found the limit again within a second of coming back to it.
         if self._steady:

@@ -252,6 +252,22 @@ def test_a_limit_kept_as_a_sliding_window_that_drops_is_followed(runners: int) -
     assert later.count(False) / len(later) <= 0.05  # 32-41% before
 
 
+def test_a_long_silence_does_not_send_the_rate_to_the_ceiling() -> None:
+    """An input that stalls for a minute (a slow stdin, a long query of a database source):
+    no answers, no signals. The increase doubles over a quiet spell, and the first success
+    after the silence took the rate from 34/s to the ceiling, 1,000/s: the next requests went
+    out as fast as the requests in flight allowed. Now it grows as slow start would at most."""
+    clock = Clock()
+    p = pacer(1000, clock, start=10)
+    accept(p, clock, 100, 40)
+    p.throttled(429)  # slow start ends
+    accept(p, clock, 40, 20)
+    before = p.rate
+    clock.now += 60
+    accept(p, clock, 20, 20)  # a second of answers after the silence
+    assert p.rate <= 2.1 * before
+
+
 @pytest.mark.parametrize("adaptive", [True, False])
 def test_a_long_retry_after_pauses_every_request_until_then(adaptive: bool) -> None:
     """A 429 saying Retry-After: 30 (a quota window, or DRF's "120/min" used up): nothing is
