@@ -514,7 +514,7 @@ class KelviqClient:
         retry_after = parse_retry_after(response.headers.get("Retry-After"))
         if pacer is not None:
             if status in (429, 503):
-                pacer.throttled(status, retry_after=retry_after)
+                pacer.throttled(status, retry_after=retry_after, latency=time.perf_counter() - started)
             elif status >= 500:
                 pacer.fault()
             else:

@@ -23,7 +23,9 @@ def pace_text(summary: Mapping[str, Any]) -> str:
         window_note = f", {windows} of them quota windows" if windows else ""
         told_note = f", {told} told by other runners on this host" if told else ""
         parts.append(f"{signals} answers read as throttling ({cuts} cuts{window_note}{told_note})")
-    if pauses := summary.get("pauses", 0):
+    if summary.get("retry_after_held") is False:
+        parts.append("the API's long Retry-After did not hold (a request 1 s later was accepted): ignored")
+    elif pauses := summary.get("pauses", 0):
         parts.append(f"paused {pauses} times for as long as the API's Retry-After asked")
     if faults := summary.get("faults", 0):
         parts.append(f"{faults} server errors read as faults (retried, the rate kept)")

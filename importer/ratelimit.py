@@ -63,7 +63,8 @@ group grows by every runner's step but cuts no faster than each of them can.
 
 ``Retry-After`` is the client's business and always wins for the request it answered. A 429's
 Retry-After of ``PAUSE_AFTER`` or more is the pacer's too: a quota window or a limit counted
-per minute, which accepts nothing before then, so no request is sent before then.
+per minute, which accepts nothing before then, so no request is sent before then, once the
+first such pause has shown that the API's word holds (see _asked_to_wait).
 
 With ``auto_concurrency`` the pacer also bounds the requests in flight by Little's law: the rate
 it aims at × the mean latency × ``headroom`` (+2), within ``concurrency_bounds``.
@@ -101,6 +102,7 @@ STEADY_PROBE = 0.005  # share of its rate a runner that hears neighbours gains a
 STEADY_ACCEPTED = 0.9  # ... and the least share of its answers since the last cut accepted there
 GROUP_CLIMB = 0.05  # share of its rate a runner that hears neighbours gains, at most, between cuts
 PAUSE_AFTER = 2.0  # a 429 whose Retry-After is this long or longer pauses every request (throttled)
+PROBE_AFTER = 1.0  # ... the first such pause: a request this far into it tests the API's word
 
 
 @dataclass
@@ -108,7 +110,8 @@ class Pacer:
     """Attributes read by the run's figures: ``rate`` (aimed at now), ``good`` (the rate to come
     back to after a window, or None), ``limit_found``, ``cuts``, ``windows``, ``told``,
     ``throttled_answers`` (rate signals), ``faults`` (503s read as faults), ``pauses`` (the API
-    asked for one, see ``throttled``), ``inflight_limit``."""
+    asked for one, see ``throttled``), ``retry_after_held`` (whether the API's long Retry-After
+    held when tested; None: not tested), ``inflight_limit``."""
 
     ceiling: float
     start: float | None = None  # slow start from here (--rate auto); None: at the ceiling
@@ -146,6 +149,7 @@ class Pacer:
     throttled_answers: int = field(default=0, init=False)
     faults: int = field(default=0, init=False)
     pauses: int = field(default=0, init=False)
+    retry_after_held: bool | None = field(default=None, init=False)
     inflight: int = field(default=0, init=False)
     inflight_limit: int = field(default=0, init=False)
     _next: float = field(default=0.0, init=False)
@@ -156,6 +160,8 @@ class Pacer:
     _good_before: float | None = field(default=None, init=False)  # good before the last limit-cut
     _last_window: float = field(default=float("-inf"), init=False)  # the last window-cut
     _hold: float = field(default=float("-inf"), init=False)  # no request before this (a pause)
+    _test_from: float | None = field(default=None, init=False)  # requests sent from here test the word
+    _said_until: float = field(default=float("-inf"), init=False)  # ... which was: nothing before this
     _since_cut: int = field(default=0, init=False)  # successes since the last cut
     _refused_since_cut: int = field(default=0, init=False)  # rate signals since the last cut
     _steady: bool = field(default=False, init=False)  # runners that hear each other: near a steady limit
@@ -240,22 +246,20 @@ class Pacer:
         """A 500, 502 or 504: the backend's fault, which the retries handle; the rate stands."""
         self.faults += 1
 
-    def throttled(self, status: int = 429, *, retry_after: float | None = None) -> None:
+    def throttled(
+        self, status: int = 429, *, retry_after: float | None = None, latency: float | None = None
+    ) -> None:
         """The API pushed back: 429 (a rate signal, always), or 503 (a rate signal only when
         503s recur in step with the rate; a sporadic one is a fault the retries handle).
+        ``latency``: how long ago the refused request was sent.
 
         A 429 whose ``retry_after`` is ``PAUSE_AFTER`` or longer pauses every request until
-        then, at a fixed rate too. A limit counted per second answers a Retry-After of one
-        second (DRF's and the sandbox's round up to it); a longer one says that nothing will be
-        accepted before then: a quota window, or a limit counted per minute, as DRF's
-        "120/min" is. Each request sent before then was refused: one runner against such a
-        limit had 44% of its requests answered 429, 3% with the pause (tests/test_ratelimit.py).
-        A 503's Retry-After is a fault's and pauses nothing."""
+        then, at a fixed rate too (see _asked_to_wait). A 503's Retry-After is a fault's and
+        pauses nothing."""
         now = self.clock()
-        pause = status == 429 and retry_after is not None and retry_after >= PAUSE_AFTER
+        if status == 429:
+            self._asked_to_wait(now, retry_after, now - (latency or 0.0))
         if not self.adaptive:
-            if pause:
-                self._pause(now, retry_after or 0.0)
             return
         if status != 429:
             unavailable = self._unavailable
@@ -272,15 +276,45 @@ class Pacer:
         self.throttled_answers += 1
         self._refused_since_cut += 1
         self._signal(now)
-        if pause:
-            self._pause(now, retry_after or 0.0)
 
-    def _pause(self, now: float, seconds: float) -> None:
-        """No request before ``now + seconds``, as the API asked. The pause is no quiet spell:
-        the increase does not double for it (see _increase)."""
-        if now >= self._hold:
+    def _asked_to_wait(self, now: float, retry_after: float | None, sent: float) -> None:
+        """A 429 refused a request sent at ``sent``, saying when to come back. A limit counted
+        per second answers a Retry-After of one second (DRF's and the sandbox's round up to
+        it); one of ``PAUSE_AFTER`` or longer says that nothing will be accepted before then: a
+        quota window, or a limit counted per minute, as DRF's "120/min" is, and every request
+        sent before then would be refused. One runner against such a limit had 44% of its
+        requests answered 429; paused as asked, 3% (tests/test_ratelimit.py).
+
+        Some APIs answer every 429 with the same long Retry-After whatever their limit. So the
+        first pause is tested: requests wait ``PROBE_AFTER``, and if the next one sent is
+        accepted while the API had said to wait a second or more longer, its word did not hold
+        and a long Retry-After pauses nothing from then on (``retry_after_held``); if it is
+        refused too, the pause lasts as long as the API said, and every later one as well."""
+        if self._tests_the_word(sent):
+            self._test_from = None  # a request sent after the test pause was refused: the word holds
+            self.retry_after_held = True
+            self._pause_until(now, self._said_until)
+        if retry_after is None or retry_after < PAUSE_AFTER or self.retry_after_held is False:
+            return
+        if self.retry_after_held:
+            self._pause_until(now, now + retry_after)
+        elif self._test_from is None:
+            self._said_until = now + retry_after
+            self._test_from = now + PROBE_AFTER
+            self._pause_until(now, self._test_from)
+
+    def _tests_the_word(self, sent: float) -> bool:
+        """A request sent at ``sent`` went after the pause that tests the API's word (halfway
+        into it: answers to the requests in flight when it began, which a latency read off a
+        clock may place a little late, are no test)."""
+        return self._test_from is not None and sent >= self._test_from - PROBE_AFTER / 2
+
+    def _pause_until(self, now: float, until: float) -> None:
+        """No request before ``until``. The pause is no quiet spell: the increase does not
+        double for it (see _increase)."""
+        if now >= self._hold and until > now:
             self.pauses += 1
-        self._hold = max(self._hold, now + seconds)
+        self._hold = max(self._hold, until)
         self._next = max(self._next, self._hold)
         self._last_signal = max(self._last_signal, self._hold)
 
@@ -327,7 +361,7 @@ class Pacer:
         """A rate signal (a 429, 503s in step, answers queueing, or a neighbour's cut when
         ``told``; ``teller``: that neighbour's rate before its cut, when it said): cut, unless
         one was just made."""
-        self._last_signal = now
+        self._last_signal = max(now, self._hold)  # a pause is no quiet spell (_pause_until)
         since = now - self._last_cut
         if since < self._cut_gap():
             return
@@ -380,6 +414,12 @@ class Pacer:
 
     def succeeded(self, latency: float | None = None) -> None:
         now = self.clock()
+        if latency is not None and self._tests_the_word(now - latency):
+            # The request that tests the API's long Retry-After was accepted: a second or more
+            # before the API had said, its word did not hold (else too close to tell: test again).
+            self._test_from = None
+            if self._said_until - (now - latency) >= PROBE_AFTER:
+                self.retry_after_held = False
         self._accepted.append(now)
         self._since_cut += 1
         if self.adaptive and (n := self._window(now)) > (self.verified or 0):

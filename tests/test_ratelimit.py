@@ -269,27 +269,73 @@ def test_a_long_silence_does_not_send_the_rate_to_the_ceiling() -> None:
 
 
 @pytest.mark.parametrize("adaptive", [True, False])
-def test_a_long_retry_after_pauses_every_request_until_then(adaptive: bool) -> None:
-    """A 429 saying Retry-After: 30 (a quota window, or DRF's "120/min" used up): nothing is
-    sent for 30 s, at --rate auto as at a fixed rate, and a request already waiting for its
-    slot when the 429 came waits too. Another 429 of the same window is the same pause."""
+def test_a_long_retry_after_is_tested_once_then_waited_out(adaptive: bool) -> None:
+    """A 429 saying Retry-After: 30 (a quota window, or DRF's "120/min" used up). The first
+    such pause is tested: a second into it one request goes, and it is refused too, so the
+    pause lasts as long as the API said, and every later one from the start. At --rate auto as
+    at a fixed rate; a request already waiting for its slot when the 429 came waits too."""
     clock = Clock()
     p = pacer(10, clock, tolerance=0, adaptive=adaptive)
+    said: list[float] = [30.0]
 
     async def sleep(seconds: float) -> None:  # the 429 comes while a request waits for its slot
-        if not p.pauses:
-            p.throttled(429, retry_after=30)
-            p.throttled(429, retry_after=29)
+        if said:
+            p.throttled(429, retry_after=said.pop(), latency=0.05)
         await clock.sleep(seconds)
 
     p.sleep = sleep
 
     async def go() -> None:
         await p.acquire()  # at 100.0
-        await p.acquire()  # its slot was 100.1
+        await p.acquire()  # its slot was 100.1: it waits for the test, a second after the 429
+        assert clock.now == pytest.approx(101.0)
+        p.throttled(429, retry_after=29.0, latency=0.05)  # the test request is refused too
+        await p.acquire()
+        assert clock.now == pytest.approx(130.0)
+        p.throttled(429, retry_after=20.0, latency=0.05)  # a later pause: as long as said
+        await p.acquire()
+        assert clock.now == pytest.approx(150.0)
 
     asyncio.run(go())
-    assert clock.now == pytest.approx(130.0) and p.pauses == 1
+    assert p.pauses == 3 and p.retry_after_held is True
+
+
+def test_a_long_retry_after_that_does_not_hold_pauses_nothing_from_then_on() -> None:
+    """Some APIs answer every 429 with the same long Retry-After whatever their limit. The test
+    request, a second into the first pause, is accepted although the API had said to wait a
+    minute: its word did not hold, and its long Retry-After pauses nothing from then on."""
+    clock = Clock()
+    p = pacer(10, clock, tolerance=0, adaptive=False)
+
+    async def go() -> None:
+        await p.acquire()
+        p.throttled(429, retry_after=60.0, latency=0.05)
+        await p.acquire()  # the test, at 101.0
+        clock.now += 0.05
+        p.succeeded(0.05)
+        p.throttled(429, retry_after=60.0, latency=0.05)
+        before = clock.now
+        await p.acquire()
+        assert clock.now - before <= 0.1
+
+    asyncio.run(go())
+    assert p.pauses == 1 and p.retry_after_held is False
+
+
+def test_an_api_whose_every_429_says_a_minute_costs_the_run_a_second_once() -> None:
+    """A limit counted per second (a bucket of 100/s) whose every 429 says Retry-After: 60, as
+    some gateways answer whatever their limit. Taken at its word, every cut would pause a
+    minute. The request a second into the first pause is accepted, so the run goes on as if
+    the API had said nothing, a second later."""
+
+    class Lazy(Bucket):
+        def wait(self, now: float) -> float:
+            return 60.0
+
+    pacers, finished, _, _ = model(Lazy(100), rows=6000)
+    _, plain, _, _ = model(Bucket(100).__call__, rows=6000)  # no Retry-After at all
+    assert pacers[0].pauses == 1 and pacers[0].retry_after_held is False
+    assert finished[0] <= plain[0] + 1.5
 
 
 def test_a_retry_after_of_a_second_or_a_503s_pauses_nothing() -> None:
@@ -421,7 +467,7 @@ def model(
     events = [(at, i, "send", i, 0) for i, at in enumerate(starts)]
     heapq.heapify(events)
     order, inflight, sent, refused = runners, [0] * runners, 0, 0
-    waits: dict[int, float] = {}  # answer event: the Retry-After its 429 came with
+    waits: dict[int, tuple[float, float]] = {}  # answer event: its 429's Retry-After, when sent
     wait = getattr(server, "wait", None)
     while events:
         now, event, kind, i, status = heapq.heappop(events)
@@ -444,7 +490,7 @@ def model(
                 inflight[i] += 1
                 order += 1
                 if status == 429 and wait is not None:
-                    waits[order] = wait(now)
+                    waits[order] = (wait(now), now)
                 heapq.heappush(events, (now + latency * rng.uniform(0.7, 1.3), order, "answer", i, status))
             order += 1
             heapq.heappush(events, (now + 1.0 / p.rate, order, "send", i, 0))
@@ -458,8 +504,11 @@ def model(
                 p.leave()  # as the client does when the run ends
         elif status == 500:
             p.fault()
+        elif event in waits:
+            retry_after, sent_at = waits.pop(event)
+            p.throttled(status, retry_after=retry_after, latency=now - sent_at)
         else:
-            p.throttled(status, retry_after=waits.pop(event, None))
+            p.throttled(status)
     return pacers, finished, sent, refused
 
 
