@@ -85,6 +85,8 @@ class LiveProgress:
             pace += f" (aiming at {aim:,.0f}/s{limit})"
         if t.throttled:
             pace += f", {t.throttled:,} throttled"
+        if t.pacer is not None and (paused := t.pacer.paused_for()) > 0:
+            pace += f", paused {paused:,.0f} s more as the API's Retry-After asked"
         if t.pacer is not None and (t.pacer.throttled_answers or t.pacer.faults):
             # What the pacer made of them: rate signals move the rate, faults do not.
             pace += (

@@ -303,6 +303,11 @@ class Pacer:
             self._test_from = now + PROBE_AFTER
             self._pause_until(now, self._test_from)
 
+    def paused_for(self) -> float:
+        """Seconds left of a pause the API asked for (0: none): what the progress line shows,
+        so that a run waiting out a minute's quota does not look hung."""
+        return max(0.0, self._hold - self.clock())
+
     def _tests_the_word(self, sent: float) -> bool:
         """A request sent at ``sent`` went after the pause that tests the API's word (halfway
         into it: answers to the requests in flight when it began, which a latency read off a

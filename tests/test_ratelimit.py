@@ -338,6 +338,27 @@ def test_an_api_whose_every_429_says_a_minute_costs_the_run_a_second_once() -> N
     assert finished[0] <= plain[0] + 1.5
 
 
+def test_the_progress_line_says_how_long_a_pause_has_left() -> None:
+    """A run waiting out a minute's quota sends nothing: the progress line says so and for how
+    long, where it would otherwise look hung."""
+    from importer.progress import LiveProgress
+    from importer.timeline import Timeline
+
+    clock = Clock()
+    p = pacer(10, clock)
+    timeline = Timeline(clock=clock)
+    timeline.pacer = p
+    p.throttled(429, retry_after=30.0, latency=0.05)
+    clock.now += 1.2
+    p.throttled(429, retry_after=29.0, latency=0.1)  # the test request is refused too
+    live = LiveProgress(timeline, "in.csv")
+    live._update()
+    assert "paused 29 s more as the API's Retry-After asked" in live._status
+    clock.now += 30
+    live._update()
+    assert "paused" not in live._status
+
+
 def test_a_retry_after_of_a_second_or_a_503s_pauses_nothing() -> None:
     """A limit counted per second answers Retry-After: 1 (DRF's and the sandbox's round up
     to it), and a 503 is a fault whatever it says: neither holds the other requests."""
