@@ -511,7 +511,7 @@ class KelviqClient:
         if 200 <= status < 300 and (method != "GET" or not self._wrote):
             self.last_progress = self._last_answer
         self._responded(started, status)
-        retry_after = parse_retry_after(response.headers.get("Retry-After"))
+        retry_after = parse_retry_after(response.headers.get("Retry-After")) if status >= 400 else None
         if pacer is not None:
             if status in (429, 503):
                 pacer.throttled(status, retry_after=retry_after, latency=time.perf_counter() - started)

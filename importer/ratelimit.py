@@ -210,7 +210,7 @@ class Pacer:
                     heard = self.neighbours.heard(now)
                     if heard is not None:
                         self._told(now, heard)
-                slot = max(self._next, now - self.tolerance)
+                slot = max(self._next, now - self.tolerance, self._hold)  # none in a pause
                 self._next = slot + 1.0 / self.rate
                 if slot - now <= 1e-6:
                     return
@@ -315,12 +315,11 @@ class Pacer:
         return self._test_from is not None and sent >= self._test_from - PROBE_AFTER / 2
 
     def _pause_until(self, now: float, until: float) -> None:
-        """No request before ``until``. The pause is no quiet spell: the increase does not
-        double for it (see _increase)."""
+        """No request before ``until`` (acquire). The pause is no quiet spell: the increase
+        does not double for it (see _increase)."""
         if now >= self._hold and until > now:
             self.pauses += 1
         self._hold = max(self._hold, until)
-        self._next = max(self._next, self._hold)
         self._last_signal = max(self._last_signal, self._hold)
 
     def leave(self) -> None:
@@ -383,8 +382,7 @@ class Pacer:
         mostly = self.heard and self._since_cut >= 2 and share >= self.outage_share
         self._last_cut, self._since_cut, self._refused_since_cut, self._exit = now, 0, 0, None
         self.cuts += 1
-        # The slots given at the former rate are taken again (after a pause the API asked for).
-        self._next = max(min(self._next, now), self._hold)
+        self._next = min(self._next, now)  # the slots given at the former rate are taken again
         if told:
             self.told += 1
         if (successes >= MIN_EVIDENCE or mostly) and accepted >= self.outage_share * (self.verified or 0):
