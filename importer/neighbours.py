@@ -10,8 +10,15 @@ the rate told (one that started late) climbs to it instead (ratelimit.py). A run
 finishes says so too, with its rate, and the others share that rate among those still sending
 at once, where they would otherwise wait out a quiet spell to learn it and then probe for it.
 
-The signal is one small file: its modification time is the last cut (or leaving), its text
-what it was and the rate (``cut 12.500``, ``left 12.500``).
+A pause the API asked for (a quota window, a limit counted per minute: ratelimit.py) is told
+too, with when it ends, and the others send nothing until then: each would otherwise learn of
+the window from 429s of its own (eight runners against 10 s quota windows: 7.5-10.9% of
+requests refused; model, tests/test_ratelimit.py).
+
+The signal is one small file: its modification time is the last cut (or leaving, or pause), its
+text what it was, the rate, and when a pause ends in seconds since the epoch (``cut 12.500``,
+``left 12.500``, ``cut 12.500 until 1764555555.250``, ``pause 12.500 until ...``); the epoch,
+not the monotonic clock, because it is the one clock every container on the host reads alike.
 It is written whole to a temporary name and renamed over the last one (atomic), and read after
 ``os.stat`` shows a newer one, so there is no lock, no daemon and no state that a crashed
 runner could leave wrong. Beside it each runner keeps an empty presence file under a random
@@ -39,10 +46,11 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from .logs import event
 
-__all__ = ["PACE_DIR_ENV", "Heard", "Neighbours", "neighbours_for"]
+__all__ = ["PACE_DIR_ENV", "Heard", "Neighbours", "Told", "neighbours_for"]
 
 POLL = 0.02  # seconds between looks at the signal, at most
 HEARTBEAT = 2.0  # seconds between touches of a runner's presence file
@@ -51,20 +59,27 @@ STALE = 3600.0  # one untouched for this long is a crashed runner's, and is remo
 PACE_DIR_ENV = "KELVIQ_IMPORT_PACE_DIR"  # the signal's directory, when not the temporary one
 
 
+Told = Literal["cut", "left", "pause"]
+
+
 @dataclass(frozen=True)
 class Heard:
-    """What another runner told: it cut to ``rate`` on the API's word, or (``left``) it
-    finished at ``rate`` and sends no more. ``rate`` is 0.0 when it did not say (a runner of an
-    earlier version leaves the file empty)."""
+    """What another runner told: it cut to ``rate`` on the API's word (``cut``), it finished at
+    ``rate`` and sends no more (``left``), or the API asked it to pause and it did not cut
+    (``pause``). ``pause``: the seconds, from when it was read, that the teller sends nothing
+    because the API asked it to wait (0.0: none). ``rate`` is 0.0 when it did not say (a runner
+    of an earlier version leaves the file empty)."""
 
     rate: float = 0.0
-    left: bool = False
+    kind: Told = "cut"
+    pause: float = 0.0
 
 
 class Neighbours:
-    """``tell(rate)`` after a cut made on the API's own word, ``tell(rate, left=True)`` when
-    this runner is done; ``heard()`` gives, once for each signal another runner gave since the
-    last look, what it said, else None."""
+    """``tell(rate)`` after a cut made on the API's own word, ``tell(rate, kind="left")`` when
+    this runner is done, ``pause=`` the seconds it sends nothing because the API asked it to
+    wait; ``heard()`` gives, once for each signal another runner gave since the last look, what
+    it said, else None."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -97,8 +112,8 @@ class Neighbours:
             return
         self._touched = time.monotonic()
 
-    def tell(self, rate: float, *, left: bool = False) -> None:
-        if left:
+    def tell(self, rate: float, *, kind: Told = "cut", pause: float = 0.0) -> None:
+        if kind == "left":
             self._touched = math.inf  # and never touched again
             with contextlib.suppress(OSError):
                 self._here.unlink(missing_ok=True)
@@ -106,7 +121,8 @@ class Neighbours:
         try:
             fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
             with os.fdopen(fd, "w") as out:
-                out.write(f"{'left' if left else 'cut'} {rate:.3f}")
+                until = f" until {time.time() + pause:.3f}" if pause > 0 else ""
+                out.write(f"{kind} {rate:.3f}{until}")
             fresh.replace(self.path)  # atomic: a reader sees the old text or the new, whole
             self._seen = self._stamp()  # our own signal is not news to us
         except OSError:
@@ -126,18 +142,25 @@ class Neighbours:
             said = self.path.read_text().split()
         except OSError:
             return Heard()  # told, but not what (gone since the stat)
-        left = said[:1] == ["left"]
-        try:
-            rate = float(said[1]) if len(said) == 2 else 0.0
-        except ValueError:
-            rate = 0.0
-        return Heard(rate if math.isfinite(rate) and rate > 0 else 0.0, left=left)
+        kind: Told = "left" if said[:1] == ["left"] else "pause" if said[:1] == ["pause"] else "cut"
+        rate = _positive(said[1]) if len(said) in (2, 4) else 0.0
+        pause = _positive(said[3]) - time.time() if len(said) == 4 and said[2] == "until" else 0.0
+        return Heard(rate, kind=kind, pause=max(0.0, pause))
 
     def _stamp(self) -> int:
         try:
             return self.path.stat().st_mtime_ns
         except OSError:
             return 0
+
+
+def _positive(text: str) -> float:
+    """A number another runner wrote, or 0.0 when it is none (a file written by somebody else)."""
+    try:
+        number = float(text)
+    except ValueError:
+        return 0.0
+    return number if math.isfinite(number) and number > 0 else 0.0
 
 
 def neighbours_for(base_url: str, api_key: str, directory: Path | None = None) -> Neighbours | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import heapq
 import itertools
 import math
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from importer.neighbours import Heard, Neighbours, neighbours_for
+from importer.neighbours import Heard, Neighbours, Told, neighbours_for
 from importer.ratelimit import Pacer
 
 
@@ -402,6 +403,36 @@ def test_a_quota_window_that_says_when_it_ends_is_waited_out(seed: int) -> None:
     assert 3000 / finished[0] >= 0.95 * 32
 
 
+class WindowCount:
+    """A server whose answers inside a quota window are counted (``in_windows``)."""
+
+    def __init__(self, server: Bucket) -> None:
+        self.server, self.in_windows = server, 0
+
+    def __call__(self, now: float) -> bool:
+        accepted = self.server(now)
+        windows = self.server.windows
+        if not accepted and windows and (now - self.server.t0) % windows[0] < windows[1]:
+            self.in_windows += 1
+        return accepted
+
+    def wait(self, now: float) -> float:
+        return self.server.wait(now)
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_runners_on_one_host_wait_out_a_quota_window_together(seed: int) -> None:
+    """Eight runners on one host, the sandbox's `--burst-429 10:2` at 40/s. The runner the
+    window refuses first tells the others of the pause (neighbours.py), and they send nothing
+    into the window either: four requests refused a window (those already in flight) where each
+    runner paid one of its own, nine a window (six seeds)."""
+    server = WindowCount(Bucket(40, windows=(10, 2)))
+    _, finished, _, _ = model(server, runners=8, rows=3000 // 8, seed=seed, same_host=True)
+    windows = math.ceil(max(finished) / 10)
+    assert server.in_windows / windows <= 5.5
+    assert 3000 / max(finished) >= 32  # the quota left between windows is used in full
+
+
 def test_slow_start_ends_where_the_api_starts_queueing() -> None:
     """No 429 at all, but answers slow down from 10 ms to 200 ms past 80 requests/s."""
     clock = Clock()
@@ -424,7 +455,7 @@ class Board:
     """neighbours.Neighbours on the hand clock: one signal that every runner of a model hears."""
 
     def __init__(self, clock: Clock) -> None:
-        self.clock, self.stamp, self.said = clock, -1.0, Heard()
+        self.clock, self.stamp, self.said, self.until = clock, -1.0, Heard(), -1.0
         self.sending: set[BoardView] = set()
 
     def runner(self) -> BoardView:
@@ -437,10 +468,10 @@ class BoardView:
     def __init__(self, board: Board) -> None:
         self.board, self.seen = board, board.stamp
 
-    def tell(self, rate: float, *, left: bool = False) -> None:
+    def tell(self, rate: float, *, kind: Told = "cut", pause: float = 0.0) -> None:
         self.board.stamp = self.seen = self.board.clock.now
-        self.board.said = Heard(rate, left=left)
-        if left:
+        self.board.said, self.board.until = Heard(rate, kind=kind), self.board.clock.now + pause
+        if kind == "left":
             self.board.sending.discard(self)
 
     def present(self) -> int:
@@ -449,7 +480,7 @@ class BoardView:
     def heard(self, now: float) -> Heard | None:
         if self.board.stamp > self.seen:
             self.seen = self.board.stamp
-            return self.board.said
+            return dataclasses.replace(self.board.said, pause=max(0.0, self.board.until - now))
         return None
 
 
@@ -895,12 +926,29 @@ def test_a_neighbours_signal_reaches_the_other_runners_once(tmp_path: Path) -> N
     assert other.heard(0.0) is None
     one.tell(42.5)
     assert other.heard(1.0) == Heard(42.5) and other.heard(2.0) is None and one.heard(1.0) is None
-    one.tell(40.0, left=True)
-    assert other.heard(3.0) == Heard(40.0, left=True)
+    one.tell(40.0, kind="left")
+    assert other.heard(3.0) == Heard(40.0, kind="left")
     (tmp_path / "pace").write_text("")  # as a runner of an earlier version leaves it: told, no rate
     assert other.heard(4.0) == Heard()
     (tmp_path / "pace").write_text("cut inf")  # nothing to climb to
     assert other.heard(5.0) == Heard()
+
+
+def test_a_pause_the_api_asked_for_is_told_with_when_it_ends(tmp_path: Path) -> None:
+    """A pause is told as the seconds it has left when read (the epoch in the file, which every
+    container on the host reads alike), with the cut it came with or on its own."""
+    one, other = Neighbours(tmp_path / "pace"), Neighbours(tmp_path / "pace")
+    one.tell(12.5, pause=30.0)
+    heard = other.heard(1.0)
+    assert heard is not None and heard.kind == "cut" and heard.rate == 12.5
+    assert 29.0 < heard.pause <= 30.001  # (the file keeps milliseconds)
+    one.tell(12.5, kind="pause", pause=5.0)
+    heard = other.heard(2.0)
+    assert heard is not None and heard.kind == "pause" and 4.0 < heard.pause <= 5.001
+    (tmp_path / "pace").write_text(f"pause 12.500 until {time.time() - 10:.3f}")  # over already
+    assert other.heard(3.0) == Heard(12.5, kind="pause")
+    (tmp_path / "pace").write_text("pause x until y")  # not a runner's: nothing to act on
+    assert other.heard(4.0) == Heard(kind="pause")
 
 
 def test_runners_on_one_signal_count_those_still_sending(tmp_path: Path) -> None:
@@ -909,7 +957,7 @@ def test_runners_on_one_signal_count_those_still_sending(tmp_path: Path) -> None
     A crashed runner's file stops counting once it goes untouched, and is cleared in time."""
     one, other, third = (Neighbours(tmp_path / "pace") for _ in range(3))
     assert one.present() == other.present() == 3
-    third.tell(25.0, left=True)
+    third.tell(25.0, kind="left")
     assert one.present() == 2
     crashed = Neighbours(tmp_path / "pace")
     long_ago = time.time() - 60
