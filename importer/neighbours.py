@@ -20,7 +20,7 @@ text what it was, the rate, and when a pause ends in seconds since the epoch (``
 ``left 12.500``, ``cut 12.500 until 1764555555.250``, ``pause 12.500 until ...``); the epoch,
 not the monotonic clock, because it is the one clock every container on the host reads alike.
 It is written whole to a temporary name and renamed over the last one (atomic), and read after
-``os.stat`` shows a newer one, so there is no lock, no daemon and no state that a crashed
+``os.stat`` shows another one, so there is no lock, no daemon and no state that a crashed
 runner could leave wrong. Beside it each runner keeps an empty presence file under a random
 name, touched every ``HEARTBEAT`` seconds while it sends and removed when it finishes: the
 runners still sending are those touched within ``FRESH`` seconds (a crashed runner's stops
@@ -57,6 +57,7 @@ HEARTBEAT = 2.0  # seconds between touches of a runner's presence file
 FRESH = 6.0  # a presence file touched within this many seconds is a runner still sending
 STALE = 3600.0  # one untouched for this long is a crashed runner's, and is removed
 PACE_DIR_ENV = "KELVIQ_IMPORT_PACE_DIR"  # the signal's directory, when not the temporary one
+_NONE = (0, 0)  # the stamp of no signal file
 
 
 Told = Literal["cut", "left", "pause"]
@@ -135,8 +136,8 @@ class Neighbours:
         if time.monotonic() - self._touched >= HEARTBEAT:
             self._touch()
         stamp = self._stamp()
-        if stamp <= self._seen:
-            return None
+        if stamp in (self._seen, _NONE):
+            return None  # the same signal, or none at all
         self._seen = stamp
         try:
             said = self.path.read_text().split()
@@ -147,11 +148,15 @@ class Neighbours:
         pause = _positive(said[3]) - time.time() if len(said) == 4 and said[2] == "until" else 0.0
         return Heard(rate, kind=kind, pause=max(0.0, pause))
 
-    def _stamp(self) -> int:
+    def _stamp(self) -> tuple[int, int]:
+        """Which signal the file holds: each is a new file (renamed into place), so a new inode,
+        where the modification time alone may repeat (a kernel's coarse clock ticks every few
+        milliseconds, and two runners may tell within one tick)."""
         try:
-            return self.path.stat().st_mtime_ns
+            info = self.path.stat()
         except OSError:
-            return 0
+            return _NONE
+        return (info.st_mtime_ns, info.st_ino)
 
 
 def _positive(text: str) -> float:

@@ -59,7 +59,8 @@ with its rate, and the others share that rate among the runners still sending at
 one's share of the limit may be too small to count (eight runners after a drop to 30/s: under
 4/s each), so for them the share of their answers accepted since the last cut tells a window
 from a limit, and their climb between two cuts is held to ``GROUP_CLIMB`` of their rate: the
-group grows by every runner's step but cuts no faster than each of them can.
+group grows by every runner's step but cuts no faster than each of them can. A pause the API
+asked for (below) is told too, and the others keep it without a test of their own.
 
 ``Retry-After`` is the client's business and always wins for the request it answered. A 429's
 Retry-After of ``PAUSE_AFTER`` or more is the pacer's too: a quota window or a limit counted

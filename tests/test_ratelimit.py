@@ -932,6 +932,14 @@ def test_a_neighbours_signal_reaches_the_other_runners_once(tmp_path: Path) -> N
     assert other.heard(4.0) == Heard()
     (tmp_path / "pace").write_text("cut inf")  # nothing to climb to
     assert other.heard(5.0) == Heard()
+    # Two signals within one tick of a kernel's coarse clock (the same modification time) are
+    # two: each is a new file.
+    one.tell(30.0)
+    assert other.heard(6.0) == Heard(30.0)
+    tick = (tmp_path / "pace").stat().st_mtime_ns
+    one.tell(20.0)
+    os.utime(tmp_path / "pace", ns=(tick, tick))
+    assert other.heard(7.0) == Heard(20.0)
 
 
 def test_a_pause_the_api_asked_for_is_told_with_when_it_ends(tmp_path: Path) -> None:
@@ -949,6 +957,29 @@ def test_a_pause_the_api_asked_for_is_told_with_when_it_ends(tmp_path: Path) -> 
     assert other.heard(3.0) == Heard(12.5, kind="pause")
     (tmp_path / "pace").write_text("pause x until y")  # not a runner's: nothing to act on
     assert other.heard(4.0) == Heard(kind="pause")
+
+
+def test_a_pause_the_api_asked_for_holds_the_runners_that_hear_of_it(tmp_path: Path) -> None:
+    """Two runners on one signal file (neighbours.py). The first 429 saying "come back in 5 s"
+    pauses its runner a second to test the word, and that is nobody else's business; the next,
+    refused too, shows the word holds: that pause is told, and the other runner sends nothing
+    until it ends, trusting the word without a test of its own."""
+    clock = Clock()
+    one, other = pacer(100, clock), pacer(100, clock)
+    one.neighbours, other.neighbours = Neighbours(tmp_path / "pace"), Neighbours(tmp_path / "pace")
+
+    async def send(p: Pacer) -> float:
+        before = clock.now
+        await p.acquire()
+        return clock.now - before
+
+    one.throttled(429, retry_after=5.0, latency=0.05)  # the word, not yet tested
+    assert asyncio.run(send(other)) < 0.1 and other.paused_for() == 0.0  # heard the cut only
+    clock.now += 1.1
+    one.throttled(429, retry_after=4.0, latency=0.05)  # the test request, refused: the word holds
+    assert one.retry_after_held is True and one.paused_for() == pytest.approx(4.0)
+    waited = asyncio.run(send(other))
+    assert 3.9 < waited <= 4.01 and other.retry_after_held is True and other.pauses == 1
 
 
 def test_runners_on_one_signal_count_those_still_sending(tmp_path: Path) -> None:
