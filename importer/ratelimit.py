@@ -286,8 +286,8 @@ class Pacer:
         self.throttled_answers += 1
         self._refused_since_cut += 1
         self._signal(now)
-        if self._hold > hold and self.cuts == cuts:
-            self._tell(now, "pause")  # a pause with no cut (a cut tells its pause itself)
+        if self._hold > hold and self.cuts == cuts and self.retry_after_held:
+            self._tell(now, "pause")  # a pause with no cut (a cut tells its pause itself; _tell)
 
     def _asked_to_wait(self, now: float, retry_after: float | None, sent: float) -> None:
         """A 429 refused a request sent at ``sent``, saying when to come back. A limit counted
