@@ -26,7 +26,9 @@ def pace_text(summary: Mapping[str, Any]) -> str:
     if summary.get("retry_after_held") is False:
         parts.append("the API's long Retry-After did not hold (a request 1 s later was accepted): ignored")
     elif pauses := summary.get("pauses", 0):
-        parts.append(f"paused {pauses} times for as long as the API's Retry-After asked")
+        told_pauses = summary.get("pauses_told", 0)
+        told_note = f" ({told_pauses} told by other runners on this host)" if told_pauses else ""
+        parts.append(f"paused {pauses} times for as long as the API's Retry-After asked{told_note}")
     if faults := summary.get("faults", 0):
         parts.append(f"{faults} server errors read as faults (retried, the rate kept)")
     if (throttled := summary.get("throttled", 0)) and not signals:

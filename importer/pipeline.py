@@ -389,6 +389,7 @@ class _Run:
             windows=pacer.windows if pacer is not None else 0,
             told=pacer.told if pacer is not None else 0,
             pauses=pacer.pauses if pacer is not None else 0,
+            pauses_told=pacer.pauses_told if pacer is not None else 0,
             retry_after_held=pacer.retry_after_held if pacer is not None else None,
             file_format=config.input_kind or table.kind_name,
             sheet=table.sheet,

@@ -111,7 +111,8 @@ class Pacer:
     """Attributes read by the run's figures: ``rate`` (aimed at now), ``good`` (the rate to come
     back to after a window, or None), ``limit_found``, ``cuts``, ``windows``, ``told``,
     ``throttled_answers`` (rate signals), ``faults`` (503s read as faults), ``pauses`` (the API
-    asked for one, see ``throttled``), ``retry_after_held`` (whether the API's long Retry-After
+    asked for one, see ``throttled``; ``pauses_told``: of those, one a neighbour told of),
+    ``retry_after_held`` (whether the API's long Retry-After
     held when tested; None: not tested), ``inflight_limit``."""
 
     ceiling: float
@@ -150,6 +151,7 @@ class Pacer:
     throttled_answers: int = field(default=0, init=False)
     faults: int = field(default=0, init=False)
     pauses: int = field(default=0, init=False)
+    pauses_told: int = field(default=0, init=False)  # of those, pauses a neighbour told of
     retry_after_held: bool | None = field(default=None, init=False)
     inflight: int = field(default=0, init=False)
     inflight_limit: int = field(default=0, init=False)
@@ -365,7 +367,9 @@ class Pacer:
             # The API asked it to wait, and its word held when tested: this runner's requests
             # would be refused until then too, and the API's word needs no test of its own.
             self.retry_after_held, self._test_from = True, None
+            pauses = self.pauses
             self._pause_until(now, now + heard.pause)
+            self.pauses_told += self.pauses - pauses
         if heard.kind == "pause":
             return
         rate = heard.rate

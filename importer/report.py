@@ -86,6 +86,7 @@ class Summary:
     windows: int = 0  # of those, cuts read as quota windows (the rate to come back to kept)
     told: int = 0  # of those, cuts another runner on this host told of (neighbours.py)
     pauses: int = 0  # times the API's Retry-After (2 s or more) paused every request
+    pauses_told: int = 0  # of those, pauses another runner on this host told of (neighbours.py)
     retry_after_held: bool | None = None  # whether that Retry-After held when tested (None: none came)
     file_format: str = "CSV"  # CSV, workbook, JSON Lines, JSON array, Parquet
     sheet: str | None = None

@@ -979,7 +979,8 @@ def test_a_pause_the_api_asked_for_holds_the_runners_that_hear_of_it(tmp_path: P
     one.throttled(429, retry_after=4.0, latency=0.05)  # the test request, refused: the word holds
     assert one.retry_after_held is True and one.paused_for() == pytest.approx(4.0)
     waited = asyncio.run(send(other))
-    assert 3.9 < waited <= 4.01 and other.retry_after_held is True and other.pauses == 1
+    assert 3.9 < waited <= 4.01 and other.retry_after_held is True and other.pauses == other.pauses_told == 1
+    assert one.pauses_told == 0
 
 
 def test_runners_on_one_signal_count_those_still_sending(tmp_path: Path) -> None:

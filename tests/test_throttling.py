@@ -18,6 +18,7 @@ from click.testing import CliRunner
 from importer.cli import main
 from importer.config import ImportConfig
 from importer.console import print_summary
+from importer.pace import pace_text
 from importer.pipeline import run_import
 from importer.progress import LiveProgress
 from importer.sandbox import DEFAULT_KEY, SandboxOptions, SandboxProcess, SandboxServer
@@ -129,6 +130,17 @@ def test_the_sandboxs_drf_throttle_counts_per_minute_as_drf_does() -> None:
         assert app._rate_limited() == pytest.approx(40.0)  # the first left at 60.0
     with patch("importer.sandbox.app.time.monotonic", return_value=60.05):
         assert app._rate_limited() is None
+
+
+def test_the_pace_line_says_which_cuts_and_pauses_other_runners_told_of() -> None:
+    """summary.json, the console and report.html say what the pacer did on its own and what a
+    runner on this host told it to (neighbours.py)."""
+    said = pace_text(
+        {"requests_per_second": 9.5, "rate_signals": 3, "cuts": 4, "told": 2, "pauses": 5, "pauses_told": 3}
+    )
+    assert "3 answers read as throttling (4 cuts, 2 told by other runners on this host)" in said
+    assert "paused 5 times for as long as the API's Retry-After asked (3 told by other runners" in said
+    assert "told by" not in pace_text({"requests_per_second": 9.5, "rate_signals": 1, "cuts": 1, "pauses": 1})
 
 
 def test_the_sandbox_counts_over_a_longer_period_only_as_drf_does() -> None:
