@@ -328,13 +328,14 @@ class Pacer:
         clock may place a little late, are no test)."""
         return self._test_from is not None and sent >= self._test_from - PROBE_AFTER / 2
 
-    def _pause_until(self, now: float, until: float) -> None:
-        """No request before ``until`` (acquire). The pause is no quiet spell: the increase
-        does not double for it (see _increase)."""
-        if now >= self._hold and until > now:
-            self.pauses += 1
+    def _pause_until(self, now: float, until: float) -> bool:
+        """No request before ``until`` (acquire); whether that began a pause (none was on). The
+        pause is no quiet spell: the increase does not double for it (see _increase)."""
+        began = now >= self._hold and until > now
+        self.pauses += began
         self._hold = max(self._hold, until)
         self._last_signal = max(self._last_signal, self._hold)
+        return began
 
     def leave(self) -> None:
         """This runner sends no more: its neighbours may take up its share."""
@@ -367,9 +368,7 @@ class Pacer:
             # The API asked it to wait, and its word held when tested: this runner's requests
             # would be refused until then too, and the API's word needs no test of its own.
             self.retry_after_held, self._test_from = True, None
-            pauses = self.pauses
-            self._pause_until(now, now + heard.pause)
-            self.pauses_told += self.pauses - pauses
+            self.pauses_told += self._pause_until(now, now + heard.pause)
         if heard.kind == "pause":
             return
         rate = heard.rate
