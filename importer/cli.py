@@ -41,7 +41,7 @@ from .console import (
 )
 from .errors import ExitCode, ImporterError, UsageError
 from .readers import FORMATS, sniff_format
-from .sandbox.app import DUPLICATE_STYLES, THROTTLE_STYLES, UNKNOWN_STYLES
+from .sandbox.app import DUPLICATE_STYLES, THROTTLE_STATUSES, THROTTLE_STYLES, UNKNOWN_STYLES
 from .sandbox.app import ROUTES as SANDBOX_ROUTES
 
 if TYPE_CHECKING:
@@ -949,6 +949,13 @@ def _guarded(fn: Callable[[], T]) -> T:
     "in them, as DRF's rates per minute do (120/min: --rate-limit 2 --throttle-period 60).",
 )
 @click.option(
+    "--throttle-status",
+    type=click.Choice([str(status) for status in THROTTLE_STATUSES]),
+    default="429",
+    show_default=True,
+    help="How --rate-limit is answered: 429 with Retry-After, or 503 with none (nginx's limit_req).",
+)
+@click.option(
     "--fault-rate", default=0.0, type=click.FloatRange(0, 1), help="Share of writes answered 500/503."
 )
 @click.option(
@@ -1013,6 +1020,7 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
     rate_limit: float,
     throttle_style: str,
     throttle_period: float,
+    throttle_status: str,
     fault_rate: float,
     lose_response_rate: float,
     hang_rate: float,
@@ -1072,6 +1080,7 @@ def sandbox(  # noqa: PLR0913, PLR0917 - one parameter per click option
         rate_limit=rate_limit or None,
         throttle_style=throttle_style,
         throttle_period=throttle_period,
+        throttle_status=int(throttle_status),
         fault_rate=fault_rate,
         lose_response_rate=lose_response_rate,
         seed=seed,

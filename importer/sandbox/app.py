@@ -2,9 +2,9 @@
 
 It serves the customer endpoints of the vendor's spec (and retrieve/delete, as the SDK uses
 them) under ``/api/v1``, in either dialect for duplicates and unknown ids, and can be made
-difficult on purpose: latency, a rate limit answering 429 with Retry-After, bursts of 429, a
-share of 500/503, writes that hang past the client's timeout, connections dropped before or
-after the write is applied. ``/_sandbox/stats`` (no auth) shows what it received.
+difficult on purpose: latency, a rate limit answering 429 with Retry-After (or 503 with none),
+bursts of 429, a share of 500/503, writes that hang past the client's timeout, connections
+dropped before or after the write is applied. ``/_sandbox/stats`` (no auth) shows what it received.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ __all__ = [
     "DUPLICATE_STYLES",
     "PREFIX",
     "ROUTES",
+    "THROTTLE_STATUSES",
     "THROTTLE_STYLES",
     "UNKNOWN_STYLES",
     "SandboxApp",
@@ -57,6 +58,9 @@ ROUTES = ("all", "spec")
 # banked, up to a second's worth); "drf", Django REST framework's SimpleRateThrottle: a log of
 # the requests it let through, at most the limit in any second, nothing banked.
 THROTTLE_STYLES = ("bucket", "drf")
+# How the limit is answered: 429 with Retry-After (DRF's), or 503 with none, as nginx's
+# limit_req answers by default and some gateways do.
+THROTTLE_STATUSES = (429, 503)
 _ADDRESS_FIELDS = {"country", "line1", "line2", "postalCode", "city", "state"}
 _NULLABLE_ADDRESS = {"line2"}
 _CREATE_FIELDS = {"customerId", "email", "name", "metadata", "billingAddress"}
@@ -75,6 +79,7 @@ class SandboxOptions:
     # "drf": the seconds its log spans, letting through rate_limit * throttle_period in them, as
     # DRF's rates per minute do ("120/min": rate_limit 2, throttle_period 60).
     throttle_period: float = 1.0
+    throttle_status: int = 429  # how the limit is answered: THROTTLE_STATUSES
     fault_rate: float = 0.0  # share of write requests answered 500 or 503
     lose_response_rate: float = 0.0  # share of successful writes whose answer is never sent
     hang_rate: float = 0.0  # share of writes that are applied, then answered only after hang_s
@@ -212,6 +217,10 @@ class SandboxApp:
             return 429, {"detail": "Request was throttled."}, [(b"retry-after", b"1")]
         wait = self._rate_limited()
         if wait is not None:
+            if self.options.throttle_status == 503:
+                self.requests["503"] += 1
+                self.requests["503_throttled"] += 1
+                return 503, {"detail": "Service Temporarily Unavailable"}, []
             self.requests["429"] += 1
             retry_after = str(max(1, math.ceil(wait))).encode()
             return 429, {"detail": "Request was throttled."}, [(b"retry-after", retry_after)]
