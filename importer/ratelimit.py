@@ -7,11 +7,14 @@ little late, without bursting. aiolimiter, which this replaced, fixes its rate w
 
 What the API says, read as two kinds of signal:
 
-- **Rate signals** (the API is at its limit): a 429, or 503s that recur in step with the rate
-  (at least ``unavailable_min`` in a second and more than ``unavailable_share`` of its answers).
-  Only these move the rate down, and only these name a limit.
-- **Faults**: a 500, a 502, a sporadic 503. The client's retries handle them; the rate does not
-  move. (Counted in ``faults``, so the run can say what it ignored.)
+- **Rate signals** (the API is at its limit): a 429, or 503s that recur in step with the rate:
+  most of a second's answers (``unavailable_share``, an overloaded backend), or more than a
+  fault's share of them (``UNAVAILABLE_STEP``) that stop when the rate is cut (a limit answered
+  with 503, as nginx's limit_req does; tried, see _in_step). Only these move the rate down, and
+  only these name a limit.
+- **Faults**: a 500, a 502, a sporadic 503, 503s that go on at a lower rate. The client's
+  retries handle them; the rate does not move, or a cut tried on them is undone. (Counted in
+  ``faults``, so the run can say what it ignored.)
 
 How the rate moves, TCP congestion control in requests per second (every figure measured in
 ``make bench`` and checked in tests/test_ratelimit.py on a hand-moved clock):
@@ -79,7 +82,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
     from .neighbours import Heard, Neighbours, Told
@@ -104,6 +107,33 @@ STEADY_ACCEPTED = 0.9  # ... and the least share of its answers since the last c
 GROUP_CLIMB = 0.05  # share of its rate a runner that hears neighbours gains, at most, between cuts
 PAUSE_AFTER = 2.0  # a 429 whose Retry-After is this long or longer pauses every request (throttled)
 PROBE_AFTER = 1.0  # ... the first such pause: a request this far into it tests the API's word
+UNAVAILABLE_STEP = 0.1  # 503s above this share of a second's answers may be a throttle's (_in_step)
+UNAVAILABLE_FEW = 4  # ... and at least this many in the second (3: faults beside a limit tried it)
+TRIAL = 1.0  # seconds of answers after a cut on such 503s that say whether they stopped
+TRIAL_ANSWERS = 50  # ... and at least this many answers
+STOPPED = 0.05  # ... of which at most this share 503: they stopped
+TRIAL_CUTS = 3  # cuts after which 503s that have not stopped are faults
+FAULTS_FOR = 60.0  # 503s that went on after such a cut are faults below unavailable_share this long
+
+
+@dataclass(slots=True)
+class _Trial:
+    """Cuts made on 503s that may be a throttle's (see Pacer._in_step), until the answers to the
+    requests sent after the latest say whether the 503s stopped. What the pacer held before the
+    first, to go back to if they did not."""
+
+    rate: float
+    good: float | None
+    limit_found: float | None
+    verified: float | None
+    at_cuts: tuple[float, ...]
+    at: float = 0.0  # the latest cut (answers to requests sent before it do not count)
+    cuts: int = 0  # cuts made for the trial
+    seen: int = 0  # the pacer's cuts after the latest: more means another signal cut since
+    answers: int = 0
+    unavailable: int = 0
+    signals: int = 0  # 503s counted as rate signals for it
+    provisional: int = 0  # 503s counted as faults until the trial says
 
 
 @dataclass
@@ -172,6 +202,8 @@ class Pacer:
     _at_cuts: deque[float] = field(default_factory=lambda: deque(maxlen=STEADY_CUTS), init=False)
     _accepted: deque[float] = field(default_factory=deque, init=False)  # success times, last 1 s
     _unavailable: deque[float] = field(default_factory=deque, init=False)  # 503 times, last 1 s
+    _trial: _Trial | None = field(default=None, init=False)  # a cut on 503s, being tried (_in_step)
+    _faults_until: float = field(default=float("-inf"), init=False)  # 503s tried and found faults
     _latency_min: float = field(default=math.inf, init=False)
     _latency: float = field(default=0.0, init=False)  # moving mean of successes' latency
     _samples: int = field(default=0, init=False)
@@ -274,22 +306,108 @@ class Pacer:
         if not self.adaptive:
             return
         if status != 429:
-            unavailable = self._unavailable
-            unavailable.append(now)
-            while unavailable and unavailable[0] < now - 1.0:
-                unavailable.popleft()
-            answers = len(unavailable) + self._window(now)
-            if (
-                len(unavailable) < self.unavailable_min
-                or len(unavailable) <= self.unavailable_share * answers
-            ):
+            self._tried(now, now - (latency or 0.0), unavailable=True)
+            verdict = self._in_step(now)
+            if verdict == "fault":
                 self.faults += 1
+                if self._trial is not None:
+                    self._trial.provisional += 1  # the trial says what it was
+                return
+            if verdict == "trial":
+                self._trial_cut(now, answered=True)
                 return
         self.throttled_answers += 1
         self._refused_since_cut += 1
         self._signal(now)
         if self._hold > hold and self.cuts == cuts and self.retry_after_held:
             self._tell(now, "pause")  # a pause with no cut (a cut tells its pause itself; _tell)
+
+    def _in_step(self, now: float) -> Literal["overload", "trial", "fault"]:
+        """What a 503 just answered is: a rate signal (most of a second's answers 503, the
+        ``unavailable_share``: the backend is overloaded, and a lower rate is what helps), a
+        fault, or a reason to try whether the 503s are in step with the rate.
+
+        Some APIs and gateways answer their limit with 503 (nginx's limit_req does by default).
+        When only overload counted, one runner against such a limit of 100/s had 14-17% of its
+        requests refused for the whole run (event model; 17-18% in real runs against an
+        independent fake API, and some rows failed once their retries ran out). Such 503s stop
+        when the rate goes below the limit; faults, even a tenth of the answers from a broken
+        backend, go on at any rate. So a share of 503s above a fault's (``UNAVAILABLE_STEP``)
+        is tried (_tried): the rate is cut as for a rate signal until they stop, and if they
+        have not after ``TRIAL_CUTS`` cuts, the cuts are undone and such 503s are faults for
+        ``FAULTS_FOR``."""
+        unavailable = self._unavailable
+        unavailable.append(now)
+        while unavailable and unavailable[0] < now - 1.0:
+            unavailable.popleft()
+        count = len(unavailable)
+        share = count / (count + self._window(now))
+        if count < UNAVAILABLE_FEW or share <= UNAVAILABLE_STEP:
+            return "fault"
+        if self._trial is not None:  # every cut on 503s in a trial is the trial's, up to TRIAL_CUTS
+            return "trial" if self._trial.cuts < TRIAL_CUTS else "fault"
+        if count >= self.unavailable_min and share > self.unavailable_share:
+            return "overload"
+        # Not in slow start, whose rate doubles a second: a throttle's 503s pass the overload
+        # share within a second there, and a few faults in one second at its low rates would
+        # have ended it far below any limit, as one 503 once did (issue 19's 12/s).
+        return "fault" if self.slow_start or now < self._faults_until else "trial"
+
+    def _trial_cut(self, now: float, *, answered: bool = False) -> None:
+        """A cut on 503s that may be a throttle's (see _in_step), tried; ``answered``: a 503
+        just answered is its rate signal (else the 503s since the trial's latest cut)."""
+        trial = self._trial
+        if trial is None:
+            trial = self._trial = _Trial(
+                rate=self.rate,
+                good=self.good,
+                limit_found=self.limit_found,
+                verified=self.verified,
+                at_cuts=tuple(self._at_cuts),
+            )
+        if answered:
+            trial.signals += 1
+            self.throttled_answers += 1
+            self._refused_since_cut += 1
+        cuts = self.cuts
+        self._signal(now)
+        if self.cuts > cuts:
+            trial.at, trial.seen, trial.answers, trial.unavailable = now, self.cuts, 0, 0
+            trial.cuts += 1
+
+    def _tried(self, now: float, sent: float, *, unavailable: bool) -> None:
+        """An answer to a request sent at ``sent``, for the trial of 503s (see _in_step). Once
+        ``TRIAL`` seconds of answers to requests sent after its latest cut are in: the 503s
+        stopped (a throttle's: they were rate signals); or another cut is tried; or, after
+        ``TRIAL_CUTS``, they are faults, and the cuts are undone (when no other signal cut
+        since): the rate was cut briefly, not driven down by faults no rate would stop."""
+        trial = self._trial
+        if trial is None or sent < trial.at:
+            return
+        trial.answers += 1
+        trial.unavailable += unavailable
+        if now - trial.at < TRIAL or trial.answers < TRIAL_ANSWERS:
+            return
+        if trial.unavailable <= STOPPED * trial.answers:
+            self._trial = None
+            self.faults -= trial.provisional
+            self.throttled_answers += trial.provisional
+            return
+        if trial.cuts < TRIAL_CUTS:
+            self._trial_cut(now)
+            return
+        self._trial = None
+        self._faults_until = now + FAULTS_FOR
+        self._unavailable.clear()  # counted at the trial's rates, they are no overload at this one
+        self.throttled_answers -= trial.signals
+        self.faults += trial.signals
+        if self.cuts == trial.seen:
+            self.rate, self.good = trial.rate, trial.good
+            self.limit_found, self.verified = trial.limit_found, trial.verified
+            self._at_cuts.clear()
+            self._at_cuts.extend(trial.at_cuts)
+            self._exit = None
+            self._size()
 
     def _asked_to_wait(self, now: float, retry_after: float | None, sent: float) -> None:
         """A 429 refused a request sent at ``sent``, saying when to come back. A limit counted
@@ -449,6 +567,7 @@ class Pacer:
 
     def succeeded(self, latency: float | None = None) -> None:
         now = self.clock()
+        self._tried(now, now - (latency or 0.0), unavailable=False)
         if latency is not None and self._tests_the_word(now - latency):
             # The request that tests the API's long Retry-After was accepted: a second or more
             # before the API had said, its word did not hold (else too close to tell: test again).

@@ -21,12 +21,25 @@ from importer.console import print_summary
 from importer.pace import pace_text
 from importer.pipeline import run_import
 from importer.progress import LiveProgress
+from importer.report import Summary
 from importer.sandbox import DEFAULT_KEY, SandboxOptions, SandboxProcess, SandboxServer
 from importer.sandbox.app import SandboxApp
 from importer.timeline import Timeline
 from tests.test_nightly import make_csv
 
 pytestmark = pytest.mark.e2e
+
+
+def import_into(options: SandboxOptions, source: Path, report: Path) -> tuple[Summary, SandboxApp]:
+    """``source`` imported with the defaults into a sandbox in this process: the run's summary,
+    and the sandbox's app, which says what it received."""
+    with SandboxServer(options) as server:
+        config = ImportConfig(
+            input=source, base_url=server.base_url, api_key=DEFAULT_KEY, use_journal=False, report_dir=report
+        )
+        summary = run_import(config)
+    assert max(server.app.creates_by_id.values()) == 1  # every row sent once, whatever was refused
+    return summary, server.app
 
 
 def test_auto_finds_the_limit_and_every_row_lands_once(
@@ -69,13 +82,9 @@ def test_sporadic_server_errors_are_faults_not_a_limit(tmp_path: Path) -> None:
     Relies on: the sandbox's seeded faults, applied before the write (a retry is safe). The run
     once named a "limit" of 12/s from them; now none is named and the rate is never cut."""
     source = make_csv(tmp_path / "in.csv", 300)
-    with SandboxServer(SandboxOptions(latency_ms=20, fault_rate=0.03, seed=1)) as server:
-        config = ImportConfig(
-            input=source, base_url=server.base_url, api_key=DEFAULT_KEY, use_journal=False,
-            report_dir=tmp_path / "report",
-        )  # fmt: skip
-        summary = run_import(config)
-        faults = server.app.requests["500"] + server.app.requests["503"]
+    options = SandboxOptions(latency_ms=20, fault_rate=0.03, seed=1)
+    summary, app = import_into(options, source, tmp_path / "report")
+    faults = app.requests["500"] + app.requests["503"]
     assert summary.counts == {"created": 300} and faults >= 3
     assert summary.rate_limit_found is None and summary.cuts == 0 and summary.rate_signals == 0
     assert summary.faults == faults
@@ -99,6 +108,24 @@ def test_a_drf_style_throttle_is_found_and_every_row_lands_once(tmp_path: Path) 
     assert summary.counts == {"created": 400}
     assert refused >= 1 and summary.throttled == refused
     assert summary.rate_limit_found is not None and 30 <= summary.rate_limit_found <= 90
+
+
+def test_a_limit_answered_503_is_followed_as_a_limit(tmp_path: Path) -> None:
+    """Relies on: over its limit the API answers 503 with no Retry-After, as nginx's limit_req
+    does by default (`sandbox --throttle-status 503`), and a 503 under the limit is a fault.
+    Those 503s stop when the rate goes below the limit, so they are rate signals: the run names
+    the limit and keeps below it. Read as faults (when under a quarter of a second's answers),
+    they were retried at a rate held above the limit for the whole run."""
+    source = make_csv(tmp_path / "in.csv", 900)
+    options = SandboxOptions(rate_limit=60, throttle_status=503, latency_ms=20)
+    summary, app = import_into(options, source, tmp_path / "report")
+    requests = app.requests
+    assert summary.counts == {"created": 900}
+    # Read as faults: 9.5-12% refused, the rate held at 73/s to the end. Now 5.4-6.1%, 59-62/s.
+    assert requests["503_throttled"] / requests["total"] <= 0.08
+    assert summary.rate_final is not None and summary.rate_final < 66
+    assert summary.rate_signals >= 1 and summary.rate_limit_found is not None
+    assert 40 <= summary.rate_limit_found <= 80
 
 
 def test_the_sandboxs_drf_throttle_banks_nothing_where_its_bucket_banks_a_second() -> None:
@@ -156,14 +183,8 @@ def test_a_limit_counted_per_minute_is_waited_out_as_retry_after_asks(tmp_path: 
     tested a second in): every row lands once, 7 of 48 requests refused."""
     source = make_csv(tmp_path / "in.csv", 40)
     options = SandboxOptions(rate_limit=6, throttle_style="drf", throttle_period=3, latency_ms=5)
-    with SandboxServer(options) as server:
-        config = ImportConfig(
-            input=source, base_url=server.base_url, api_key=DEFAULT_KEY, use_journal=False,
-            report_dir=tmp_path / "report",
-        )  # fmt: skip
-        summary = run_import(config)
-        assert max(server.app.creates_by_id.values()) == 1
-        refused = server.app.requests["429"]
+    summary, app = import_into(options, source, tmp_path / "report")
+    refused = app.requests["429"]
     assert summary.counts == {"created": 40}
     assert 1 <= refused <= 10 and summary.pauses >= 1 and summary.retry_after_held is True
     assert "paused" in summary.pace
@@ -180,12 +201,7 @@ def test_a_run_that_ends_says_so_to_its_neighbours_and_leaves_no_presence_behind
     pace = tmp_path / "pace"
     monkeypatch.setenv("KELVIQ_IMPORT_PACE_DIR", str(pace))
     source = make_csv(tmp_path / "in.csv", 60)
-    with SandboxServer(SandboxOptions(rate_limit=40)) as server:
-        config = ImportConfig(
-            input=source, base_url=server.base_url, api_key=DEFAULT_KEY, use_journal=False,
-            report_dir=tmp_path / "report",
-        )  # fmt: skip
-        summary = run_import(config)
+    summary, _ = import_into(SandboxOptions(rate_limit=40), source, tmp_path / "report")
     assert summary.counts == {"created": 60}
     assert list(pace.glob("*.here-*")) == []
     (signal,) = pace.glob("pace-*")
