@@ -127,6 +127,25 @@ def test_backoff_grows_and_is_capped(no_sleep) -> None:
 
 
 @respx.mock
+def test_a_429_that_says_nothing_is_retried_in_about_a_second_growing_slowly(no_sleep) -> None:
+    """API behaviour relied on: a limit or a quota window answered 429 with no Retry-After.
+    Full jitter from zero spent a row's tries inside one window (waits near 0) and left the
+    last rows waiting up to 30 s: a run against 2 s windows ended with 13 s of single rows.
+    Now the first wait is 0.5-1.5 s and each one a quarter longer, and the 20 tries still span
+    minutes, as the doubling did (a longer window that says nothing fails no row)."""
+    respx.post(f"{BASE}/customers/").mock(return_value=httpx.Response(429))
+    policy = RetryPolicy(backoff_initial=0.5, backoff_max=30.0)
+    for _ in range(20):
+        no_sleep.calls.clear()
+        outcome = run(create(no_sleep, retry=policy))
+        assert not outcome.ok and len(no_sleep.calls) == 19
+        for i, waited in enumerate(no_sleep.calls):
+            assert 0.5 * 1.25**i <= waited <= min(30.0, 1.5 * 1.25**i) + 1e-9
+        # Out of a window of a few seconds within a few tries; past one of a minute in all.
+        assert sum(no_sleep.calls[:4]) < 10 and sum(no_sleep.calls) > 100
+
+
+@respx.mock
 def test_bearer_key_and_json_body_are_sent(no_sleep) -> None:
     route = respx.post(f"{BASE}/customers/").mock(return_value=created())
     run(create(no_sleep))
