@@ -130,11 +130,12 @@ def _wait(state: RetryCallState, *, allowances: _Allowances, jitter: random.Rand
     request throttled in one burst is told the same Retry-After: retried all at one instant they
     would walk straight into the next burst.
 
-    A 429 that says nothing waits a second or so, a quarter longer each try (about five minutes
-    over THROTTLED_ATTEMPTS, as the doubling spanned): the pacer already slows the whole run for
-    it. Full jitter from zero spent a row's tries inside one quota window, and the rows refused
-    in the last windows then waited up to 30 s: 13 s of single rows ended a run against windows
-    of 2 s that said nothing, 79% of what they left (bench/RESULTS.md)."""
+    A 429 that says nothing waits a second or so, a quarter longer each try (still minutes over
+    THROTTLED_ATTEMPTS, at least 114 s, so a silent window of a minute fails no row): the pacer
+    already slows the whole run for it. Full jitter from zero spent a row's tries inside one
+    quota window, and the rows refused in the last windows then waited up to 30 s: 13 s of
+    single rows ended a run against windows of 2 s that said nothing, 79% of what they left
+    (bench/RESULTS.md)."""
     error = state.outcome.exception() if state.outcome is not None else None
     if isinstance(error, TransientError) and error.retry_after is not None:
         return error.retry_after + jitter.uniform(0, min(max(error.retry_after, 0.2), 2.0))
