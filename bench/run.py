@@ -524,7 +524,7 @@ def bench_drf(tmp: Path, n: int) -> None:
         f"DRF throttle, whole job: {n:,} rows at a 100/s SimpleRateThrottle, 50 ms",
         tmp, n, "--latency-ms", "50", "--throttle-style", "drf",
     )  # fmt: skip
-    for runners in (4, 8):
+    for runners in (2, 4, 8):
         record_neighbours(
             f"DRF throttle, neighbours: `--shard K/{runners}` of {n:,} rows, one 100/s limit, 50 ms",
             tmp, runners, n, shards=True, style="drf",
