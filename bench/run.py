@@ -546,6 +546,22 @@ def bench_drf(tmp: Path, n: int) -> None:
     )
 
 
+def bench_gcra(tmp: Path, n: int) -> None:
+    """Beyond the issue's targets: a limit that lets no burst through (a GCRA letting three
+    requests through back to back; nginx's limit_req with a small burst), which refuses two
+    requests a few milliseconds apart however few there are in the second: runners on one host
+    must reach it as one evenly spaced stream (neighbours.py)."""
+    record_whole_job(
+        f"GCRA with no burst, whole job: {n:,} rows at 100/s, 50 ms",
+        tmp, n, "--latency-ms", "50", "--throttle-style", "gcra",
+    )  # fmt: skip
+    for runners in (4, 8):
+        record_neighbours(
+            f"GCRA with no burst, neighbours: `--shard K/{runners}` of {n:,} rows, one 100/s limit, 50 ms",
+            tmp, runners, n, shards=True, style="gcra",
+        )  # fmt: skip
+
+
 def bench_throttle503(tmp: Path, n: int) -> None:
     """Beyond the issue's targets: a limit answered 503 with no Retry-After (nginx's limit_req
     does so by default), which the pacer must tell from faults by whether the 503s stop when
@@ -1035,6 +1051,7 @@ def main() -> None:
         ("neighbours", lambda t: bench_neighbours(t, 1_500 if q else 6_000)),
         ("windows", lambda t: bench_windows(t, 2_000 if q else 6_000)),
         ("drf", lambda t: bench_drf(t, 2_000 if q else 6_000)),
+        ("gcra", lambda t: bench_gcra(t, 2_000 if q else 6_000)),
         ("503", lambda t: bench_throttle503(t, 2_000 if q else 6_000)),
         ("excel", lambda t: bench_excel(t, 5_000 if q else 100_000)),
         (

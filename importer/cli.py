@@ -938,7 +938,8 @@ def _guarded(fn: Callable[[], T]) -> T:
     default="bucket",
     show_default=True,
     help="How --rate-limit is kept: bucket = a token bucket holding one second (unused capacity is "
-    "banked); drf = Django REST framework's SimpleRateThrottle (a sliding one-second log, nothing banked).",
+    "banked); drf = Django REST framework's SimpleRateThrottle (a sliding one-second log, nothing banked); "
+    "gcra = a GCRA letting 3 requests through back to back and no more (nginx's limit_req, small burst).",
 )
 @click.option(
     "--throttle-period",

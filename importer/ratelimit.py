@@ -63,7 +63,10 @@ one's share of the limit may be too small to count (eight runners after a drop t
 4/s each), so for them the share of their answers accepted since the last cut tells a window
 from a limit, and their climb between two cuts is held to ``GROUP_CLIMB`` of their rate: the
 group grows by every runner's step but cuts no faster than each of them can. A pause the API
-asked for (below) is told too, and the others keep it without a test of their own.
+asked for (below) is told too, and the others keep it without a test of their own. And each
+request, once its slot comes, waits for its place in the one stream of the runners on the host,
+so that their requests reach the API evenly spaced, not in clumps a limiter with no burst
+refuses.
 
 ``Retry-After`` is the client's business and always wins for the request it answered. A 429's
 Retry-After of ``PAUSE_AFTER`` or more is the pacer's too: a quota window or a limit counted
@@ -227,8 +230,9 @@ class Pacer:
     # --- the schedule ---------------------------------------------------------------------
 
     async def acquire(self) -> None:
-        """Wait for a place among the requests in flight (auto concurrency) and for this
-        request's slot; with auto concurrency, ``release()`` must follow the answer."""
+        """Wait for a place among the requests in flight (auto concurrency), for this request's
+        slot and, beside other runners on this host, for its place in their one stream; with auto
+        concurrency, ``release()`` must follow the answer."""
         if self.auto_concurrency:
             while self.inflight >= self.inflight_limit:
                 waiter = asyncio.get_running_loop().create_future()
@@ -241,27 +245,43 @@ class Pacer:
             self.inflight += 1
         try:
             while True:
-                now = self.clock()
-                self._listen(now)
-                slot = max(self._next, now - self.tolerance, self._hold)  # none in a pause
-                self._next = slot + 1.0 / self.rate
-                if slot - now <= 1e-6:
+                await self._slot()
+                if self.neighbours is None:
                     return
-                cuts = self.cuts
-                await self.sleep(slot - now)
-                # Listened to again as the slot comes: a request given its slot a second ahead (a
-                # slow runner's) otherwise went out unaware of a pause told meanwhile, and each of
-                # eight runners sent one into every quota window (real runs, bench/RESULTS.md).
+                # Its place in the one stream of the runners on this host (neighbours.py).
+                place = self.neighbours.place(self.rate)
+                if place <= 1e-6:
+                    return
+                await self.sleep(place)
                 self._listen(self.clock())
-                if self.cuts == cuts and self.clock() >= self._hold:
+                if self.clock() >= self._hold:
                     return
-                # Cut while this request waited: its slot was given at the former rate. It takes
-                # one at the new rate, or a cut would hold only after every slot already given
-                # (up to a runner's whole concurrency, sent at the rate the API refused). Its slot
-                # falls in a pause the API asked for: it takes one after the pause.
+                # A pause the API asked for began while it waited: it takes a slot after it.
         except BaseException:
             self.release()
             raise
+
+    async def _slot(self) -> None:
+        """Wait for this request's slot in this runner's schedule."""
+        while True:
+            now = self.clock()
+            self._listen(now)
+            slot = max(self._next, now - self.tolerance, self._hold)  # none in a pause
+            self._next = slot + 1.0 / self.rate
+            if slot - now <= 1e-6:
+                return
+            cuts = self.cuts
+            await self.sleep(slot - now)
+            # Listened to again as the slot comes: a request given its slot a second ahead (a
+            # slow runner's) otherwise went out unaware of a pause told meanwhile, and each of
+            # eight runners sent one into every quota window (real runs, bench/RESULTS.md).
+            self._listen(self.clock())
+            if self.cuts == cuts and self.clock() >= self._hold:
+                return
+            # Cut while this request waited: its slot was given at the former rate. It takes
+            # one at the new rate, or a cut would hold only after every slot already given
+            # (up to a runner's whole concurrency, sent at the rate the API refused). Its slot
+            # falls in a pause the API asked for: it takes one after the pause.
 
     def _listen(self, now: float) -> None:
         """What a neighbour told since the last look (at most every neighbours.POLL), acted on."""

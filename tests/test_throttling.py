@@ -9,6 +9,7 @@ here: they are in `make bench` (bench/RESULTS.md).
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from unittest.mock import patch
 
@@ -145,6 +146,25 @@ def test_the_sandboxs_drf_throttle_banks_nothing_where_its_bucket_banks_a_second
         assert all(w is not None and 0 < w <= 1 for w in waits[let_through:])
 
 
+def test_the_sandboxs_gcra_lets_three_through_back_to_back_and_no_more() -> None:
+    """`--throttle-style gcra` at 100/s: three requests at once go through, the fourth is told
+    to come back in 10 ms; requests 10 ms apart all go through, however long; 8 ms apart, one
+    in five is refused once the three are spent."""
+    app = SandboxApp(SandboxOptions(rate_limit=100, throttle_style="gcra"))
+    app._t0 = 0.0
+    with patch("importer.sandbox.app.time.monotonic", return_value=1.0):
+        waits = [app._rate_limited() for _ in range(4)]
+    assert waits[:3] == [None] * 3 and waits[3] == pytest.approx(0.01)
+    for i in range(300):
+        with patch("importer.sandbox.app.time.monotonic", return_value=2.0 + i / 100):
+            assert app._rate_limited() is None
+    refused = 0
+    for i in range(500):
+        with patch("importer.sandbox.app.time.monotonic", return_value=6.0 + i * 0.008):
+            refused += app._rate_limited() is not None
+    assert 95 <= refused <= 102
+
+
 def test_the_sandboxs_drf_throttle_counts_per_minute_as_drf_does() -> None:
     """`--throttle-period 60` with a limit of 2: DRF's "120/min". The log lets 120 through at
     once, then refuses, saying to come back when the oldest of them leaves it."""
@@ -196,14 +216,17 @@ def test_a_run_that_ends_says_so_to_its_neighbours_and_leaves_no_presence_behind
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Relies on: over its limit the API answers 429 (the sandbox's bucket). While it sends, a
-    runner's presence file sits beside the neighbours' signal (neighbours.py); when it ends,
-    the file is gone and the signal says it left, with its rate, for the others to share."""
+    runner's presence file and its published rate sit beside the neighbours' signal
+    (neighbours.py); when it ends, both are gone and the signal says it left, with its rate, for
+    the others to share."""
     pace = tmp_path / "pace"
     monkeypatch.setenv("KELVIQ_IMPORT_PACE_DIR", str(pace))
     source = make_csv(tmp_path / "in.csv", 60)
     summary, _ = import_into(SandboxOptions(rate_limit=40), source, tmp_path / "report")
     assert summary.counts == {"created": 60}
     assert list(pace.glob("*.here-*")) == []
-    (signal,) = pace.glob("pace-*")
+    (signal,) = (found for found in pace.glob("pace-*") if "." not in found.name)
     said, rate = signal.read_text().split()
     assert said == "left" and float(rate) > 0
+    with sqlite3.connect(signal.with_name(f"{signal.name}.stream")) as stream:
+        assert stream.execute("SELECT count(*) FROM rate").fetchall() == [(0,)]

@@ -56,8 +56,11 @@ UNKNOWN_STYLES = ("404", "400")
 ROUTES = ("all", "spec")
 # How --rate-limit is kept: "bucket", a token bucket holding one second (what goes unused is
 # banked, up to a second's worth); "drf", Django REST framework's SimpleRateThrottle: a log of
-# the requests it let through, at most the limit in any second, nothing banked.
-THROTTLE_STYLES = ("bucket", "drf")
+# the requests it let through, at most the limit in any second, nothing banked; "gcra", a GCRA
+# that lets GCRA_BURST requests through back to back and no more (nginx's limit_req with a
+# small burst, redis-cell's), nothing banked either.
+THROTTLE_STYLES = ("bucket", "drf", "gcra")
+GCRA_BURST = 3
 # How the limit is answered: 429 with Retry-After (DRF's), or 503 with none, as nginx's
 # limit_req answers by default and some gateways do.
 THROTTLE_STATUSES = (429, 503)
@@ -130,6 +133,7 @@ class SandboxApp:
         self._random = random.Random(self.options.seed)
         self._tokens = self.options.rate_limit or 0.0
         self._history: deque[float] = deque()  # "drf": times of the requests let through, last period
+        self._theoretical = 0.0  # "gcra": when the next request is due at the limit
         self._last = time.monotonic()
         self._t0: float | None = None  # the first API request: second 0 of the windows and changes
 
@@ -305,12 +309,25 @@ class SandboxApp:
             return None
         if self.options.throttle_style == "drf":
             return self._drf_throttled(now, rate)
+        if self.options.throttle_style == "gcra":
+            return self._gcra_throttled(now, rate)
         self._tokens = min(rate, self._tokens + (now - self._last) * rate)
         self._last = now
         if self._tokens >= 1:
             self._tokens -= 1
             return None
         return (1 - self._tokens) / rate
+
+    def _gcra_throttled(self, now: float, rate: float) -> float | None:
+        """The theoretical arrival time of the next request at ``rate``: one that comes more than
+        ``GCRA_BURST - 1`` intervals ahead of it is refused, and told how far ahead it was."""
+        interval = 1.0 / rate
+        arrival = max(self._theoretical, now)
+        ahead = arrival - now - (GCRA_BURST - 1) * interval
+        if ahead > 1e-9:
+            return ahead
+        self._theoretical = arrival + interval
+        return None
 
     def _drf_throttled(self, now: float, rate: float) -> float | None:
         """SimpleRateThrottle with a duration of ``throttle_period``: ``allow_request`` and
